@@ -107,7 +107,12 @@ pub enum ConnectionError {
     Timeout {
         /// What we were waiting for.
         what: &'static str,
+        /// The code sent in our GOAWAY.
+        code: ErrorCode,
     },
+    /// The transport ended (the adapter reported end of input) before the
+    /// connection was shut down cleanly.
+    TransportClosed,
     /// The application closed the connection locally with this code.
     Local {
         /// The code sent in our GOAWAY.
@@ -121,13 +126,8 @@ impl ConnectionError {
         match self {
             ConnectionError::Protocol { code, .. } => *code,
             ConnectionError::Remote { code, .. } => *code,
-            ConnectionError::Timeout { what } => {
-                if *what == "SETTINGS ACK" {
-                    ErrorCode::SETTINGS_TIMEOUT
-                } else {
-                    ErrorCode::NO_ERROR
-                }
-            }
+            ConnectionError::Timeout { code, .. } => *code,
+            ConnectionError::TransportClosed => ErrorCode::NO_ERROR,
             ConnectionError::Local { code } => *code,
         }
     }
@@ -140,7 +140,8 @@ impl fmt::Display for ConnectionError {
                 write!(f, "connection error {code}: {reason}")
             }
             ConnectionError::Remote { code, .. } => write!(f, "peer sent GOAWAY {code}"),
-            ConnectionError::Timeout { what } => write!(f, "timed out waiting for {what}"),
+            ConnectionError::Timeout { what, .. } => write!(f, "timed out waiting for {what}"),
+            ConnectionError::TransportClosed => f.write_str("transport closed"),
             ConnectionError::Local { code } => write!(f, "closed locally with {code}"),
         }
     }

@@ -1,0 +1,52 @@
+//! Per-interval budgets that turn floods into ENHANCE_YOUR_CALM.
+
+use std::time::Instant;
+
+use super::config::Rate;
+
+/// Counts events in fixed windows of `rate.interval`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    rate: Rate,
+    start: Option<Instant>,
+    used: u32,
+}
+
+impl Budget {
+    pub(crate) fn new(rate: Rate) -> Self {
+        Budget {
+            rate,
+            start: None,
+            used: 0,
+        }
+    }
+
+    /// Spends one unit; `false` when the budget of this interval is gone.
+    pub(crate) fn spend(&mut self, now: Instant) -> bool {
+        match self.start {
+            Some(start) if now.saturating_duration_since(start) < self.rate.interval => {}
+            _ => {
+                self.start = Some(now);
+                self.used = 0;
+            }
+        }
+        self.used = self.used.saturating_add(1);
+        self.used <= self.rate.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn refills_after_the_interval() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(Rate::new(2, Duration::from_secs(1)));
+        assert!(b.spend(t0));
+        assert!(b.spend(t0));
+        assert!(!b.spend(t0 + Duration::from_millis(999)));
+        assert!(b.spend(t0 + Duration::from_secs(1)));
+    }
+}

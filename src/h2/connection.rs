@@ -1,0 +1,607 @@
+//! The connection: state, the four driving verbs, timers, and how it ends.
+//!
+//! Frame handling lives in `recv.rs`, commands and the send scheduler in
+//! `send.rs`; this file holds what both share.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use super::budget::Budget;
+use super::config::{Config, ReleaseMode};
+use super::event::{Event, ResetBy};
+use super::flow::{RecvWindow, SendWindow};
+use super::stream::Stream;
+use crate::error::{ConnectionError, ErrorCode};
+use crate::frame::{
+    self, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, GoAway, PrioritySpec,
+    RstStream, Settings, StreamId, WindowUpdate,
+};
+use crate::hpack;
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sends the preface, opens odd-numbered streams.
+    Client,
+    /// Expects the preface, accepts streams.
+    Server,
+}
+
+/// A connection error found while handling input, before it is turned into
+/// a GOAWAY and a [`ConnectionError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConnErr {
+    pub(crate) code: ErrorCode,
+    pub(crate) reason: &'static str,
+}
+
+impl ConnErr {
+    pub(crate) const fn new(code: ErrorCode, reason: &'static str) -> Self {
+        ConnErr { code, reason }
+    }
+}
+
+pub(crate) type Res = Result<(), ConnErr>;
+
+/// The peer's SETTINGS in force (RFC 9113 §6.5.2 initial values).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerSettings {
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) initial_window_size: u32,
+    pub(crate) max_frame_size: u32,
+    pub(crate) max_header_list_size: u32,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            max_concurrent_streams: u32::MAX,
+            initial_window_size: DEFAULT_INITIAL_WINDOW_SIZE,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_header_list_size: u32::MAX,
+        }
+    }
+}
+
+/// A header block being reassembled from HEADERS + CONTINUATION (§4.3).
+#[derive(Debug)]
+pub(crate) struct PendingBlock {
+    pub(crate) stream_id: StreamId,
+    pub(crate) end_stream: bool,
+    pub(crate) priority: Option<PrioritySpec>,
+    pub(crate) buf: BytesMut,
+    pub(crate) frames: u32,
+    /// A PUSH_PROMISE block (decoded only to reject it).
+    pub(crate) push: bool,
+}
+
+/// Graceful shutdown progress (§6.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shutdown {
+    /// First GOAWAY(2^31-1) and a PING sent; waiting for the ACK.
+    AwaitingPing { deadline: Instant },
+    /// Final GOAWAY sent; draining the streams it admitted.
+    Draining,
+}
+
+/// The PING payload of the graceful-shutdown round trip.
+pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
+
+/// How a remembered closed stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClosedStream {
+    pub(crate) reset_by_us: bool,
+    pub(crate) at: Instant,
+}
+
+/// An HTTP/2 connection, client or server (RFC 9113), without I/O.
+///
+/// Drive it with [`recv`](Self::recv), [`poll_event`](Self::poll_event),
+/// [`poll_transmit`](Self::poll_transmit), [`poll_timeout`](Self::poll_timeout)
+/// and [`handle_timeout`](Self::handle_timeout); act with the commands
+/// ([`open_stream`](Self::open_stream), [`send_headers`](Self::send_headers),
+/// [`send_data`](Self::send_data), [`reset_stream`](Self::reset_stream), …).
+#[derive(Debug)]
+pub struct Connection {
+    pub(crate) role: Role,
+    pub(crate) config: Config,
+    pub(crate) now: Instant,
+
+    pub(crate) decoder: FrameDecoder,
+    pub(crate) hpack_dec: hpack::Decoder,
+    pub(crate) hpack_enc: hpack::Encoder,
+    pub(crate) block_buf: BytesMut,
+    pub(crate) pending_block: Option<PendingBlock>,
+
+    pub(crate) peer: PeerSettings,
+    pub(crate) got_peer_settings: bool,
+    pub(crate) handshake_deadline: Option<Instant>,
+    pub(crate) settings_ack_deadline: Option<Instant>,
+    /// Our SETTINGS_INITIAL_WINDOW_SIZE in force (the default until acked).
+    pub(crate) local_initial_window: u32,
+
+    pub(crate) streams: BTreeMap<u32, Stream>,
+    pub(crate) closed: BTreeMap<u32, ClosedStream>,
+    pub(crate) closed_order: VecDeque<u32>,
+    pub(crate) next_local_id: u32,
+    pub(crate) last_peer_id: u32,
+    pub(crate) local_open: u32,
+    pub(crate) peer_open: u32,
+
+    pub(crate) send_conn: SendWindow,
+    pub(crate) recv_conn: RecvWindow,
+    pub(crate) ready: VecDeque<u32>,
+    pub(crate) queued_data: usize,
+
+    pub(crate) out: BytesMut,
+    pub(crate) pending_ping_acks: u32,
+    pub(crate) pending_settings_acks: u32,
+    pub(crate) pings_in_flight: u32,
+
+    pub(crate) goaway_sent: Option<StreamId>,
+    pub(crate) goaway_received: Option<StreamId>,
+    pub(crate) shutdown: Option<Shutdown>,
+
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) error: Option<ConnectionError>,
+    pub(crate) closed_emitted: bool,
+
+    pub(crate) settings_budget: Budget,
+    pub(crate) ping_budget: Budget,
+    pub(crate) empty_budget: Budget,
+    pub(crate) local_reset_budget: Budget,
+    pub(crate) remote_reset_budget: Budget,
+}
+
+impl Connection {
+    /// A new connection. The client preface (client role), our SETTINGS and
+    /// the connection WINDOW_UPDATE are queued for [`poll_transmit`](Self::poll_transmit).
+    pub fn new(role: Role, config: Config, now: Instant) -> Connection {
+        let config = config.sanitized();
+        let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        if role == Role::Server {
+            decoder.expect_preface();
+        }
+        let mut conn = Connection {
+            role,
+            now,
+            decoder,
+            // Until our SETTINGS is acknowledged the peer may use the
+            // default table size (RFC 7541 §4.2 with RFC 9113 §6.5.3).
+            hpack_dec: hpack::Decoder::new(
+                config.header_table_size.max(4096),
+                config.max_header_list_size as usize,
+            ),
+            hpack_enc: hpack::Encoder::new(),
+            block_buf: BytesMut::new(),
+            pending_block: None,
+            peer: PeerSettings::default(),
+            got_peer_settings: false,
+            handshake_deadline: Some(now + config.handshake_timeout),
+            settings_ack_deadline: Some(now + config.settings_timeout),
+            local_initial_window: DEFAULT_INITIAL_WINDOW_SIZE,
+            streams: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            closed_order: VecDeque::new(),
+            next_local_id: if role == Role::Client { 1 } else { 2 },
+            last_peer_id: 0,
+            local_open: 0,
+            peer_open: 0,
+            send_conn: SendWindow::new(DEFAULT_INITIAL_WINDOW_SIZE),
+            recv_conn: RecvWindow::new(DEFAULT_INITIAL_WINDOW_SIZE, config.connection_window),
+            ready: VecDeque::new(),
+            queued_data: 0,
+            out: BytesMut::with_capacity(1024),
+            pending_ping_acks: 0,
+            pending_settings_acks: 0,
+            pings_in_flight: 0,
+            goaway_sent: None,
+            goaway_received: None,
+            shutdown: None,
+            events: VecDeque::new(),
+            error: None,
+            closed_emitted: false,
+            settings_budget: Budget::new(config.settings_rate),
+            ping_budget: Budget::new(config.ping_rate),
+            empty_budget: Budget::new(config.empty_frame_rate),
+            local_reset_budget: Budget::new(config.local_reset_rate),
+            remote_reset_budget: Budget::new(config.remote_reset_rate),
+            config,
+        };
+        if role == Role::Client {
+            conn.out.extend_from_slice(frame::PREFACE);
+        }
+        let settings = conn.local_settings();
+        settings.encode(&mut conn.out);
+        let extra = conn.config.connection_window - DEFAULT_INITIAL_WINDOW_SIZE;
+        if extra > 0 {
+            // Raise the connection window at once: SETTINGS cannot (§6.9.2).
+            conn.recv_conn = RecvWindow::new(conn.config.connection_window, conn.config.connection_window);
+            WindowUpdate {
+                stream_id: StreamId::ZERO,
+                increment: extra,
+            }
+            .encode(&mut conn.out);
+        }
+        conn
+    }
+
+    /// The SETTINGS we advertise (RFC 9113 §6.5.2).
+    fn local_settings(&self) -> Settings {
+        let c = &self.config;
+        Settings {
+            ack: false,
+            header_table_size: (c.header_table_size != 4096).then_some(c.header_table_size),
+            enable_push: Some(false),
+            max_concurrent_streams: Some(c.max_concurrent_streams),
+            initial_window_size: (c.initial_window_size != DEFAULT_INITIAL_WINDOW_SIZE)
+                .then_some(c.initial_window_size),
+            max_frame_size: (c.max_frame_size != DEFAULT_MAX_FRAME_SIZE).then_some(c.max_frame_size),
+            max_header_list_size: Some(c.max_header_list_size),
+            enable_connect_protocol: None,
+        }
+    }
+
+    /// This connection's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    // ------------------------------------------------------------------
+    // The driving verbs
+    // ------------------------------------------------------------------
+
+    /// Feeds bytes received from the peer, split anywhere.
+    ///
+    /// Returns the connection error if this input (or an earlier one) ended
+    /// the connection; the GOAWAY is then queued and [`Event::Closed`] follows.
+    /// Stream errors do not surface here: they become RST_STREAM and
+    /// [`Event::Reset`].
+    pub fn recv(&mut self, data: Bytes, now: Instant) -> Result<(), ConnectionError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if self.closed_emitted {
+            return Ok(());
+        }
+        self.now = now;
+        self.decoder.push(data);
+        loop {
+            let result = match self.decoder.decode() {
+                Ok(Some(frame)) => self.on_frame(frame),
+                Ok(None) => break,
+                Err(e) => match e.stream_id {
+                    Some(id) => self.stream_error(id, e.code, e.reason),
+                    None => Err(ConnErr::new(e.code, e.reason)),
+                },
+            };
+            let result = result.and_then(|()| self.check_output_bound());
+            if let Err(e) = result {
+                return Err(self.fail(e));
+            }
+            if self.closed_emitted {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the connection that the transport delivered end-of-file.
+    pub fn recv_eof(&mut self, now: Instant) {
+        self.now = now;
+        if self.closed_emitted {
+            return;
+        }
+        let clean = self.streams.is_empty()
+            && (self.goaway_sent.is_some() || self.goaway_received.is_some());
+        let error = (!clean).then_some(ConnectionError::TransportClosed);
+        self.error = error.clone();
+        self.emit_closed(error);
+    }
+
+    /// The next event, if any. With [`ReleaseMode::OnDelivery`], handing out
+    /// a DATA event gives its flow-control credit back to the peer.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front()?;
+        if let Event::Data {
+            stream_id, data, ..
+        } = &event
+            && self.config.release_mode == ReleaseMode::OnDelivery
+        {
+            self.release(*stream_id, data.len());
+        }
+        Some(event)
+    }
+
+    /// The next moment [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed_emitted {
+            return None;
+        }
+        let shutdown = match self.shutdown {
+            Some(Shutdown::AwaitingPing { deadline }) => Some(deadline),
+            _ => None,
+        };
+        [self.handshake_deadline, self.settings_ack_deadline, shutdown]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Fires the timers that expired at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.closed_emitted {
+            return;
+        }
+        if self.handshake_deadline.is_some_and(|d| d <= now) {
+            self.fail_timeout("the peer's preface and SETTINGS (RFC 9113 §3.4)", ErrorCode::PROTOCOL_ERROR);
+            return;
+        }
+        if self.settings_ack_deadline.is_some_and(|d| d <= now) {
+            self.fail_timeout("SETTINGS ACK (RFC 9113 §6.5.3)", ErrorCode::SETTINGS_TIMEOUT);
+            return;
+        }
+        if let Some(Shutdown::AwaitingPing { deadline }) = self.shutdown
+            && deadline <= now
+        {
+            self.send_final_goaway();
+        }
+    }
+
+    /// Whether the connection is over (after [`Event::Closed`]); write out
+    /// what [`poll_transmit`](Self::poll_transmit) still gives, then close
+    /// the transport.
+    pub fn is_closed(&self) -> bool {
+        self.closed_emitted
+    }
+
+    /// The error that ended the connection, if any.
+    pub fn error(&self) -> Option<&ConnectionError> {
+        self.error.as_ref()
+    }
+
+    /// Bytes this connection holds on behalf of the peer and the application:
+    /// input waiting for the rest of a frame, a header block in reassembly,
+    /// HPACK tables, queued output and queued DATA.
+    pub fn held_bytes(&self) -> usize {
+        self.decoder.buffered_len()
+            + self.pending_block.as_ref().map_or(0, |b| b.buf.capacity())
+            + self.hpack_dec.held_bytes()
+            + self.hpack_enc.held_bytes()
+            + self.out.capacity()
+            + self.block_buf.capacity()
+            + self.queued_data
+    }
+
+    /// Streams currently open or half-closed.
+    pub fn active_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    // ------------------------------------------------------------------
+    // Shared helpers
+    // ------------------------------------------------------------------
+
+    pub(crate) fn is_local_id(&self, id: StreamId) -> bool {
+        match self.role {
+            Role::Client => id.is_client_initiated(),
+            Role::Server => id.is_server_initiated(),
+        }
+    }
+
+    /// Whether `id` is in the idle state (§5.1): never opened by either side.
+    pub(crate) fn is_idle(&self, id: StreamId) -> bool {
+        if self.is_local_id(id) {
+            id.0 >= self.next_local_id
+        } else {
+            id.0 > self.last_peer_id
+        }
+    }
+
+    /// Remembers a closed stream, forgetting the oldest past the limit.
+    pub(crate) fn remember_closed(&mut self, id: StreamId, reset_by_us: bool) {
+        let rec = ClosedStream {
+            reset_by_us,
+            at: self.now,
+        };
+        if self.closed.insert(id.0, rec).is_none() {
+            self.closed_order.push_back(id.0);
+        }
+        while self.closed_order.len() > self.config.max_closed_streams_remembered {
+            if let Some(old) = self.closed_order.pop_front() {
+                self.closed.remove(&old);
+            }
+        }
+    }
+
+    /// Whether frames on this closed stream are to be ignored: we reset it
+    /// recently (§5.1 "closed").
+    pub(crate) fn ignores_frames_on(&self, id: StreamId) -> bool {
+        self.closed.get(&id.0).is_some_and(|c| {
+            c.reset_by_us
+                && self.now.saturating_duration_since(c.at) < self.config.reset_stream_duration
+        })
+    }
+
+    /// Drops a stream that reached "closed", returning its flow-control
+    /// credit to the connection.
+    pub(crate) fn remove_stream(&mut self, id: StreamId, reset_by_us: bool) {
+        let Some(stream) = self.streams.remove(&id.0) else {
+            return;
+        };
+        let held = stream.recv_window.unreleased();
+        self.recv_conn.release(held);
+        self.queue_conn_window_update();
+        self.queued_data -= stream.queued_bytes;
+        if self.is_local_id(id) {
+            self.local_open -= 1;
+        } else {
+            self.peer_open -= 1;
+        }
+        self.remember_closed(id, reset_by_us);
+        self.check_drained();
+    }
+
+    /// Gives `n` bytes of credit back for a stream and the connection.
+    pub(crate) fn release(&mut self, id: StreamId, n: usize) {
+        let Some(stream) = self.streams.get_mut(&id.0) else {
+            // Its credit went back when the stream was removed.
+            return;
+        };
+        let n = stream.recv_window.release(n as u64);
+        let policy = self.config.window_update_policy;
+        if stream.state.can_recv()
+            && let Some(inc) = stream.recv_window.take_update(policy)
+        {
+            WindowUpdate {
+                stream_id: id,
+                increment: inc,
+            }
+            .encode(&mut self.out);
+        }
+        self.recv_conn.release(n);
+        self.queue_conn_window_update();
+    }
+
+    pub(crate) fn queue_conn_window_update(&mut self) {
+        if let Some(inc) = self.recv_conn.take_update(self.config.window_update_policy) {
+            WindowUpdate {
+                stream_id: StreamId::ZERO,
+                increment: inc,
+            }
+            .encode(&mut self.out);
+        }
+    }
+
+    /// A stream error (§5.4.2): RST_STREAM and an event; the connection goes
+    /// on. On an idle stream no RST_STREAM may be sent (§6.4), so the error
+    /// becomes a connection error with the same code.
+    pub(crate) fn stream_error(&mut self, id: StreamId, code: ErrorCode, reason: &'static str) -> Res {
+        if id.is_zero() || self.is_idle(id) {
+            return Err(ConnErr::new(code, reason));
+        }
+        if !self.local_reset_budget.spend(self.now) {
+            return Err(ConnErr::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many streams reset for the peer's errors (local_reset_rate)",
+            ));
+        }
+        RstStream {
+            stream_id: id,
+            code,
+        }
+        .encode(&mut self.out);
+        if self.streams.contains_key(&id.0) {
+            self.events.push_back(Event::Reset {
+                stream_id: id,
+                code,
+                by: ResetBy::Local { reason },
+            });
+            self.remove_stream(id, true);
+        } else {
+            self.remember_closed(id, true);
+        }
+        Ok(())
+    }
+
+    /// Ends the connection with a connection error (§5.4.1).
+    pub(crate) fn fail(&mut self, e: ConnErr) -> ConnectionError {
+        let error = ConnectionError::Protocol {
+            code: e.code,
+            reason: e.reason,
+        };
+        self.terminate(e.code, e.reason.as_bytes(), error.clone());
+        error
+    }
+
+    fn fail_timeout(&mut self, what: &'static str, code: ErrorCode) {
+        let error = ConnectionError::Timeout { what, code };
+        self.terminate(code, what.as_bytes(), error);
+    }
+
+    /// Queues the final GOAWAY, drops every stream and emits `Closed`.
+    pub(crate) fn terminate(&mut self, code: ErrorCode, debug: &[u8], error: ConnectionError) {
+        if self.closed_emitted {
+            return;
+        }
+        // Whatever was scheduled is dropped: only the GOAWAY goes out after
+        // the control frames already queued.
+        GoAway {
+            last_stream_id: StreamId(self.last_peer_id),
+            code,
+            debug_data: Bytes::copy_from_slice(debug),
+        }
+        .encode(&mut self.out);
+        self.goaway_sent = Some(StreamId(self.last_peer_id));
+        self.streams.clear();
+        self.ready.clear();
+        self.queued_data = 0;
+        self.pending_block = None;
+        self.error = Some(error.clone());
+        self.emit_closed(Some(error));
+    }
+
+    pub(crate) fn emit_closed(&mut self, error: Option<ConnectionError>) {
+        if !self.closed_emitted {
+            self.closed_emitted = true;
+            self.handshake_deadline = None;
+            self.settings_ack_deadline = None;
+            self.events.push_back(Event::Closed { error });
+        }
+    }
+
+    /// After a GOAWAY either way, the connection ends once no stream is left.
+    pub(crate) fn check_drained(&mut self) {
+        if self.closed_emitted || !self.streams.is_empty() {
+            return;
+        }
+        let final_goaway_sent = matches!(self.shutdown, Some(Shutdown::Draining))
+            || (self.goaway_sent.is_some() && self.shutdown.is_none());
+        if final_goaway_sent || self.goaway_received.is_some() {
+            self.emit_closed(None);
+        }
+    }
+
+    /// Too much output queued that the peer provoked and does not read.
+    fn check_output_bound(&mut self) -> Res {
+        if self.out.len() > self.config.max_pending_control_bytes {
+            return Err(ConnErr::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "peer provokes more output than it reads (max_pending_control_bytes)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The second GOAWAY of a graceful shutdown (§6.8): names the last
+    /// stream we accept.
+    pub(crate) fn send_final_goaway(&mut self) {
+        let last = StreamId(self.last_peer_id);
+        GoAway {
+            last_stream_id: last,
+            code: ErrorCode::NO_ERROR,
+            debug_data: Bytes::new(),
+        }
+        .encode(&mut self.out);
+        self.goaway_sent = Some(last);
+        self.shutdown = Some(Shutdown::Draining);
+        self.check_drained();
+    }
+
+    /// Applies our SETTINGS once acknowledged (§6.5.3).
+    pub(crate) fn apply_local_settings(&mut self) {
+        let c = &self.config;
+        self.decoder.set_max_frame_size(c.max_frame_size);
+        self.hpack_dec.set_max_table_size(c.header_table_size);
+        let delta = i64::from(c.initial_window_size) - i64::from(self.local_initial_window);
+        self.local_initial_window = c.initial_window_size;
+        if delta != 0 {
+            for s in self.streams.values_mut() {
+                s.recv_window.adjust(delta);
+            }
+        }
+    }
+}
