@@ -6,7 +6,9 @@
 //! stream or connection state live in `crate::h2`.
 //!
 //! Payloads (DATA, header-block fragments, GOAWAY debug data) are
-//! [`Bytes`] slices of the received input, never copied.
+//! [`Bytes`] slices of the payload given to [`parse`], never copied.
+//! [`FrameDecoder`] passes a slice of the pushed chunk when a frame lies
+//! within one chunk, and copies only frames that straddle chunks.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
