@@ -1,40 +1,735 @@
-//! STUB: being written.
-use bytes::Bytes;
+//! Splits a received byte stream into frames (RFC 9113 §4.1, §4.2), with
+//! the client connection preface first in the server role (§3.4).
+//!
+//! Input is kept as the chunks the caller pushed. A frame that lies within
+//! one chunk is sliced out of it, without a copy; only a frame whose bytes
+//! straddle chunks is copied, once, into a buffer sized for it. The length
+//! is checked against the maximum as soon as the 9-byte header is seen, so
+//! an oversized payload is never buffered.
 
-use super::{Frame, FrameError};
+use std::collections::VecDeque;
 
-/// Splits received bytes into frames. STUB.
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::{FRAME_HEADER_LEN, Frame, FrameError, FrameHeader, PREFACE};
+use crate::error::ErrorCode;
+
+/// Splits received bytes into frames.
 #[derive(Debug)]
 pub struct FrameDecoder {
-    _p: (),
+    /// The largest accepted payload length.
+    max_frame_size: u32,
+    /// How many bytes of [`PREFACE`] have matched; `PREFACE.len()` once it
+    /// is done or when no preface is expected.
+    preface_matched: usize,
+    /// Pushed chunks not yet consumed; none of them is empty.
+    chunks: VecDeque<Bytes>,
+    /// Total length of `chunks`.
+    queued: usize,
+    /// The start of a frame header or payload whose bytes straddle chunks.
+    partial: BytesMut,
+    /// The header of the frame whose payload is awaited.
+    header: Option<FrameHeader>,
+    /// The connection error this decoder stopped on.
+    error: Option<FrameError>,
 }
 
 impl FrameDecoder {
     /// A decoder accepting frames up to `max_frame_size` payload bytes.
     pub fn new(max_frame_size: u32) -> Self {
-        let _ = max_frame_size;
-        todo!()
+        FrameDecoder {
+            max_frame_size,
+            preface_matched: PREFACE.len(),
+            chunks: VecDeque::new(),
+            queued: 0,
+            partial: BytesMut::new(),
+            header: None,
+            error: None,
+        }
     }
-    /// Makes the decoder expect the client connection preface first (server role).
+
+    /// Makes the decoder expect the client connection preface first
+    /// (server role). Call it before decoding anything.
     pub fn expect_preface(&mut self) {
-        todo!()
+        self.preface_matched = 0;
     }
-    /// Changes the largest accepted payload (our SETTINGS_MAX_FRAME_SIZE once acked).
+
+    /// Changes the largest accepted payload (our SETTINGS_MAX_FRAME_SIZE
+    /// once acked). It applies to frames whose header has not been read yet.
     pub fn set_max_frame_size(&mut self, max_frame_size: u32) {
-        let _ = max_frame_size;
-        todo!()
+        self.max_frame_size = max_frame_size;
     }
-    /// Appends received bytes.
+
+    /// Appends received bytes. After a connection error they are dropped.
     pub fn push(&mut self, data: Bytes) {
-        let _ = data;
-        todo!()
+        if self.error.is_some() || data.is_empty() {
+            return;
+        }
+        self.queued += data.len();
+        self.chunks.push_back(data);
     }
+
     /// The next complete frame, `Ok(None)` if more bytes are needed.
+    ///
+    /// A stream error (`stream_id` is `Some`) consumes its frame; decoding
+    /// goes on with the next one. A connection error is returned again by
+    /// every later call.
     pub fn decode(&mut self) -> Result<Option<Frame>, FrameError> {
-        todo!()
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let result = self.next_frame();
+        if let Err(e) = result {
+            if e.stream_id.is_none() {
+                self.error = Some(e);
+                self.chunks.clear();
+                self.queued = 0;
+                self.partial = BytesMut::new();
+                self.header = None;
+            }
+        }
+        result
     }
-    /// Bytes buffered, waiting for the rest of a frame.
+
+    /// Bytes held: pushed and not yet consumed, plus the start of a frame
+    /// that straddles chunks.
     pub fn buffered_len(&self) -> usize {
-        todo!()
+        self.queued + self.partial.len()
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        if !self.match_preface()? {
+            return Ok(None);
+        }
+        let header = match self.header {
+            Some(h) => h,
+            None => {
+                let Some(h) = self.take_header() else {
+                    return Ok(None);
+                };
+                if h.length > self.max_frame_size {
+                    return Err(FrameError::connection(
+                        ErrorCode::FRAME_SIZE_ERROR,
+                        "frame longer than SETTINGS_MAX_FRAME_SIZE (RFC 9113 §4.2)",
+                    ));
+                }
+                self.header = Some(h);
+                h
+            }
+        };
+        let Some(payload) = self.take_payload(header.length as usize) else {
+            return Ok(None);
+        };
+        self.header = None;
+        super::parse(header, payload).map(Some)
+    }
+
+    /// Consumes preface bytes as they arrive; `Ok(true)` once all matched.
+    fn match_preface(&mut self) -> Result<bool, FrameError> {
+        while let Some(want) = PREFACE.get(self.preface_matched..) {
+            if want.is_empty() {
+                return Ok(true);
+            }
+            let Some(front) = self.chunks.front_mut() else {
+                return Ok(false);
+            };
+            let n = want.len().min(front.len());
+            if front.get(..n) != want.get(..n) {
+                return Err(FrameError::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "invalid client connection preface (RFC 9113 §3.4)",
+                ));
+            }
+            self.preface_matched += n;
+            self.consume_front(n);
+        }
+        Ok(true)
+    }
+
+    /// The next frame header, if its 9 bytes have arrived.
+    fn take_header(&mut self) -> Option<FrameHeader> {
+        if self.partial.is_empty() {
+            let front = self.chunks.front()?;
+            if let Some(b) = front.first_chunk::<FRAME_HEADER_LEN>() {
+                let h = FrameHeader::parse(b);
+                self.consume_front(FRAME_HEADER_LEN);
+                return Some(h);
+            }
+        }
+        self.fill_partial(FRAME_HEADER_LEN);
+        let h = FrameHeader::parse(self.partial.first_chunk::<FRAME_HEADER_LEN>()?);
+        self.partial.clear();
+        Some(h)
+    }
+
+    /// The next `len` bytes: a slice of the front chunk when it holds them
+    /// all, otherwise copied into `partial` as they arrive.
+    fn take_payload(&mut self, len: usize) -> Option<Bytes> {
+        if len == 0 {
+            return Some(Bytes::new());
+        }
+        if self.partial.is_empty() {
+            let front = self.chunks.front_mut()?;
+            if front.len() >= len {
+                let payload = front.split_to(len);
+                self.consume_front(0);
+                self.queued -= len;
+                return Some(payload);
+            }
+            self.partial.reserve(len);
+        }
+        self.fill_partial(len);
+        if self.partial.len() < len {
+            return None;
+        }
+        Some(self.partial.split().freeze())
+    }
+
+    /// Moves bytes from the chunks into `partial` until it holds `target`.
+    fn fill_partial(&mut self, target: usize) {
+        while let Some(need) = target.checked_sub(self.partial.len()) {
+            if need == 0 {
+                break;
+            }
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
+            let n = need.min(front.len());
+            self.partial.extend_from_slice(&front[..n]);
+            self.consume_front(n);
+        }
+    }
+
+    /// Advances the front chunk by `n` (at most its length) and drops it
+    /// once empty.
+    fn consume_front(&mut self, n: usize) {
+        if let Some(front) = self.chunks.front_mut() {
+            let n = n.min(front.len());
+            front.advance(n);
+            self.queued -= n;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BufMut;
+
+    use super::super::test_util::{header, wire};
+    use super::super::{
+        Continuation, DEFAULT_MAX_FRAME_SIZE, Data, GoAway, Headers, Ping, Priority, PrioritySpec,
+        PushPromise, RstStream, Settings, StreamId, WindowUpdate, flags, kind,
+    };
+    use super::*;
+
+    /// Every kind of frame, some padded, one longer than a typical chunk.
+    fn sample() -> Vec<u8> {
+        let mut b = BytesMut::new();
+        Settings {
+            initial_window_size: Some(1 << 20),
+            max_frame_size: Some(1 << 15),
+            ..Settings::default()
+        }
+        .encode(&mut b);
+        Settings {
+            ack: true,
+            ..Settings::default()
+        }
+        .encode(&mut b);
+        WindowUpdate {
+            stream_id: StreamId::ZERO,
+            increment: 1 << 20,
+        }
+        .encode(&mut b);
+        // HEADERS, padded, with priority.
+        b.put_slice(&wire(
+            header(
+                kind::HEADERS,
+                flags::PADDED | flags::PRIORITY | flags::END_STREAM,
+                1,
+                11,
+            ),
+            b"\x03\x80\0\0\x03\x10\x82\x84\0\0\0",
+        ));
+        Headers {
+            stream_id: StreamId(3),
+            fragment: Bytes::from_static(b"\x82\x86\x84"),
+            end_stream: false,
+            end_headers: false,
+            priority: None,
+        }
+        .encode(&mut b);
+        Continuation {
+            stream_id: StreamId(3),
+            fragment: Bytes::from_static(b"\x41\x0flocalhost"),
+            end_headers: true,
+        }
+        .encode(&mut b);
+        // DATA, padded.
+        b.put_slice(&wire(
+            header(kind::DATA, flags::PADDED, 3, 8),
+            b"\x02hello\0\0",
+        ));
+        Data {
+            stream_id: StreamId(3),
+            payload: Bytes::from((0..=255u8).cycle().take(700).collect::<Vec<u8>>()),
+            end_stream: false,
+            flow_len: 700,
+        }
+        .encode(&mut b);
+        b.put_slice(&Data::head(StreamId(3), 0, true));
+        Ping {
+            ack: false,
+            payload: *b"\x01\x02\x03\x04\x05\x06\x07\x08",
+        }
+        .encode(&mut b);
+        // A frame of unknown type, with a payload.
+        b.put_slice(&wire(header(0xfa, 0xff, 5, 3), b"???"));
+        Priority {
+            stream_id: StreamId(5),
+            spec: PrioritySpec {
+                dependency: StreamId(1),
+                exclusive: false,
+                weight: 20,
+            },
+        }
+        .encode(&mut b);
+        RstStream {
+            stream_id: StreamId(1),
+            code: ErrorCode::CANCEL,
+        }
+        .encode(&mut b);
+        PushPromise {
+            stream_id: StreamId(1),
+            promised_id: StreamId(2),
+            fragment: Bytes::from_static(b"\x82"),
+            end_headers: true,
+        }
+        .encode(&mut b);
+        GoAway {
+            last_stream_id: StreamId(5),
+            code: ErrorCode::NO_ERROR,
+            debug_data: Bytes::from_static(b"bye"),
+        }
+        .encode(&mut b);
+        b.to_vec()
+    }
+
+    const SAMPLE_FRAMES: usize = 15;
+
+    /// Decodes until more bytes are needed; any error fails the test.
+    fn drain(d: &mut FrameDecoder, out: &mut Vec<Frame>) {
+        while let Some(f) = d.decode().unwrap() {
+            out.push(f);
+        }
+    }
+
+    fn decode_chunks(chunks: &[&[u8]], preface: bool) -> Vec<Frame> {
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        if preface {
+            d.expect_preface();
+        }
+        let mut out = Vec::new();
+        for c in chunks {
+            d.push(Bytes::copy_from_slice(c));
+            drain(&mut d, &mut out);
+        }
+        assert_eq!(d.buffered_len(), 0);
+        out
+    }
+
+    fn with_preface(bytes: &[u8]) -> Vec<u8> {
+        let mut v = PREFACE.to_vec();
+        v.extend_from_slice(bytes);
+        v
+    }
+
+    #[test]
+    fn whole_input_decodes_every_frame() {
+        let frames = decode_chunks(&[&sample()], false);
+        assert_eq!(frames.len(), SAMPLE_FRAMES);
+        let Frame::Headers(h) = &frames[3] else {
+            panic!("expected HEADERS, got {:?}", frames[3]);
+        };
+        assert_eq!(&h.fragment[..], b"\x82\x84");
+        assert_eq!(h.priority.map(|p| p.dependency), Some(StreamId(3)));
+        let Frame::Data(d) = &frames[6] else {
+            panic!("expected DATA, got {:?}", frames[6]);
+        };
+        assert_eq!(&d.payload[..], b"hello");
+        assert_eq!(d.flow_len, 8);
+        assert!(matches!(frames[10], Frame::Unknown(_)));
+        assert!(matches!(frames[14], Frame::GoAway(_)));
+    }
+
+    #[test]
+    fn split_at_every_position() {
+        for preface in [false, true] {
+            let input = if preface {
+                with_preface(&sample())
+            } else {
+                sample()
+            };
+            let whole = decode_chunks(&[&input], preface);
+            assert_eq!(whole.len(), SAMPLE_FRAMES);
+            for i in 0..=input.len() {
+                let (a, b) = input.split_at(i);
+                assert_eq!(decode_chunks(&[a, b], preface), whole, "split at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_in_three() {
+        let input = with_preface(&sample());
+        let whole = decode_chunks(&[&input], true);
+        for i in (0..input.len()).step_by(7) {
+            for j in (i..=input.len()).step_by(5) {
+                let chunks = [&input[..i], &input[i..j], &input[j..]];
+                assert_eq!(decode_chunks(&chunks, true), whole, "split at {i}, {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time() {
+        for preface in [false, true] {
+            let input = if preface {
+                with_preface(&sample())
+            } else {
+                sample()
+            };
+            let whole = decode_chunks(&[&input], preface);
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(decode_chunks(&bytes, preface), whole);
+        }
+    }
+
+    #[test]
+    fn all_pushed_before_decoding() {
+        let input = sample();
+        let whole = decode_chunks(&[&input], false);
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        for c in input.chunks(13) {
+            d.push(Bytes::copy_from_slice(c));
+        }
+        assert_eq!(d.buffered_len(), input.len());
+        let mut out = Vec::new();
+        drain(&mut d, &mut out);
+        assert_eq!(out, whole);
+        assert_eq!(d.buffered_len(), 0);
+    }
+
+    fn within(inner: &[u8], outer: &Bytes) -> bool {
+        let start = outer.as_ptr() as usize;
+        let p = inner.as_ptr() as usize;
+        p >= start && p + inner.len() <= start + outer.len()
+    }
+
+    #[test]
+    fn payload_within_one_chunk_is_not_copied() {
+        let mut first = BytesMut::new();
+        Ping {
+            ack: false,
+            payload: [0; 8],
+        }
+        .encode(&mut first);
+        let mut data_frame = BytesMut::new();
+        Data {
+            stream_id: StreamId(1),
+            payload: Bytes::from_static(b"zero copy please"),
+            end_stream: false,
+            flow_len: 16,
+        }
+        .encode(&mut data_frame);
+        // The chunk ends with the first 3 header bytes of a DATA frame.
+        first.put_slice(&data_frame[..3]);
+        let first = first.freeze();
+        let mut second = BytesMut::new();
+        second.put_slice(&data_frame[3..]);
+        second.put_slice(&data_frame);
+        second.put_slice(&data_frame[..12]);
+        let second = second.freeze();
+        let third = Bytes::copy_from_slice(&data_frame[12..]);
+
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        d.push(first);
+        assert!(matches!(d.decode(), Ok(Some(Frame::Ping(_)))));
+        assert_eq!(d.decode(), Ok(None));
+        d.push(second.clone());
+        // Header straddling chunks, payload within the second chunk.
+        let Ok(Some(Frame::Data(a))) = d.decode() else {
+            panic!("expected DATA");
+        };
+        assert_eq!(&a.payload[..], b"zero copy please");
+        assert!(within(&a.payload, &second));
+        // Whole frame within the second chunk.
+        let Ok(Some(Frame::Data(b))) = d.decode() else {
+            panic!("expected DATA");
+        };
+        assert_eq!(b, a);
+        assert!(within(&b.payload, &second));
+        assert_eq!(d.decode(), Ok(None));
+        // Payload straddling the second and third chunk: reassembled.
+        d.push(third.clone());
+        let Ok(Some(Frame::Data(c))) = d.decode() else {
+            panic!("expected DATA");
+        };
+        assert_eq!(c, a);
+        assert!(!within(&c.payload, &second) && !within(&c.payload, &third));
+        assert_eq!(d.buffered_len(), 0);
+    }
+
+    #[test]
+    fn preface_mismatch_fails_at_the_first_wrong_byte() {
+        for i in 0..PREFACE.len() {
+            let mut bad = *PREFACE;
+            bad[i] ^= 0x20;
+            // One byte at a time: nothing until the wrong byte arrives.
+            let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+            d.expect_preface();
+            for (k, &byte) in bad[..=i].iter().enumerate() {
+                d.push(Bytes::copy_from_slice(&[byte]));
+                if k < i {
+                    assert_eq!(d.decode(), Ok(None), "byte {k} of mismatch at {i}");
+                }
+            }
+            let e = d.decode().unwrap_err();
+            assert_eq!(e.code, ErrorCode::PROTOCOL_ERROR);
+            assert_eq!(e.stream_id, None);
+            assert!(e.reason.contains("§3.4"));
+            // Poisoned.
+            d.push(Bytes::from_static(b"more"));
+            assert_eq!(d.decode(), Err(e));
+            assert_eq!(d.buffered_len(), 0);
+
+            // All bytes up to the wrong one in a single chunk.
+            let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+            d.expect_preface();
+            d.push(Bytes::copy_from_slice(&bad[..=i]));
+            assert_eq!(d.decode(), Err(e));
+        }
+    }
+
+    #[test]
+    fn http1_request_is_not_a_preface() {
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        d.expect_preface();
+        d.push(Bytes::from_static(b"GET / HTTP/1.1\r\n"));
+        assert_eq!(d.decode().unwrap_err().code, ErrorCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn preface_alone_then_frames() {
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        d.expect_preface();
+        d.push(Bytes::from_static(&PREFACE[..10]));
+        assert_eq!(d.decode(), Ok(None));
+        d.push(Bytes::from_static(&PREFACE[10..]));
+        assert_eq!(d.decode(), Ok(None));
+        assert_eq!(d.buffered_len(), 0);
+        let mut b = BytesMut::new();
+        Settings::default().encode(&mut b);
+        d.push(b.freeze());
+        assert_eq!(d.decode(), Ok(Some(Frame::Settings(Settings::default()))));
+    }
+
+    #[test]
+    fn frame_without_expected_preface_is_rejected() {
+        let mut b = BytesMut::new();
+        Settings::default().encode(&mut b);
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        d.expect_preface();
+        d.push(b.freeze());
+        assert_eq!(d.decode().unwrap_err().code, ErrorCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn oversized_frame_fails_on_its_header() {
+        let max = DEFAULT_MAX_FRAME_SIZE;
+        let mut d = FrameDecoder::new(max);
+        let h = header(kind::DATA, 0, 1, max as usize + 1).to_bytes();
+        // Only the header: the error comes before any payload byte.
+        d.push(Bytes::copy_from_slice(&h[..5]));
+        assert_eq!(d.decode(), Ok(None));
+        d.push(Bytes::copy_from_slice(&h[5..]));
+        let e = d.decode().unwrap_err();
+        assert_eq!(e.code, ErrorCode::FRAME_SIZE_ERROR);
+        assert_eq!(e.stream_id, None);
+        assert!(e.reason.contains("§4.2"));
+        // Poisoned: the payload is dropped, never buffered.
+        d.push(Bytes::from(vec![0; max as usize + 1]));
+        assert_eq!(d.buffered_len(), 0);
+        assert_eq!(d.decode(), Err(e));
+    }
+
+    #[test]
+    fn max_frame_size_is_inclusive_and_can_change() {
+        let max = DEFAULT_MAX_FRAME_SIZE as usize;
+        let frame = |len: usize| Bytes::from(wire(header(kind::DATA, 0, 1, len), &vec![7; len]));
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        d.push(frame(max));
+        let Ok(Some(Frame::Data(data))) = d.decode() else {
+            panic!("expected DATA");
+        };
+        assert_eq!(data.payload.len(), max);
+        d.set_max_frame_size(1 << 20);
+        d.push(frame(max * 4));
+        let Ok(Some(Frame::Data(data))) = d.decode() else {
+            panic!("expected DATA");
+        };
+        assert_eq!(data.payload.len(), max * 4);
+        d.set_max_frame_size(8);
+        d.push(frame(9));
+        assert_eq!(d.decode().unwrap_err().code, ErrorCode::FRAME_SIZE_ERROR);
+    }
+
+    #[test]
+    fn stream_error_consumes_the_frame_and_goes_on() {
+        let mut input = wire(header(kind::PRIORITY, 0, 3, 4), b"\0\0\0\x01");
+        input.extend(wire(header(kind::WINDOW_UPDATE, 0, 5, 4), b"\0\0\0\0"));
+        let mut ping = BytesMut::new();
+        Ping {
+            ack: true,
+            payload: *b"abcdefgh",
+        }
+        .encode(&mut ping);
+        input.extend_from_slice(&ping);
+        for step in [1, 3, input.len()] {
+            let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+            let mut results = Vec::new();
+            for c in input.chunks(step) {
+                d.push(Bytes::copy_from_slice(c));
+                loop {
+                    match d.decode() {
+                        Ok(None) => break,
+                        r => results.push(r),
+                    }
+                }
+            }
+            assert_eq!(results.len(), 3);
+            let e = results[0].clone().unwrap_err();
+            assert_eq!(
+                (e.code, e.stream_id),
+                (ErrorCode::FRAME_SIZE_ERROR, Some(StreamId(3)))
+            );
+            let e = results[1].clone().unwrap_err();
+            assert_eq!(
+                (e.code, e.stream_id),
+                (ErrorCode::PROTOCOL_ERROR, Some(StreamId(5)))
+            );
+            assert!(matches!(results[2], Ok(Some(Frame::Ping(p))) if p.ack));
+        }
+    }
+
+    #[test]
+    fn connection_error_poisons() {
+        let mut input = wire(header(kind::PING, 0, 1, 8), b"12345678");
+        let mut ping = BytesMut::new();
+        Ping {
+            ack: false,
+            payload: [0; 8],
+        }
+        .encode(&mut ping);
+        input.extend_from_slice(&ping);
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        d.push(Bytes::from(input));
+        let e = d.decode().unwrap_err();
+        assert_eq!((e.code, e.stream_id), (ErrorCode::PROTOCOL_ERROR, None));
+        assert_eq!(d.decode(), Err(e));
+        assert_eq!(d.buffered_len(), 0);
+    }
+
+    #[test]
+    fn memory_held_is_bounded_by_one_frame() {
+        let len = 1000;
+        let input = wire(header(kind::DATA, 0, 1, len), &vec![1; len]);
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        for c in input.chunks(7) {
+            d.push(Bytes::copy_from_slice(c));
+            if let Some(f) = d.decode().unwrap() {
+                assert!(matches!(f, Frame::Data(_)));
+            }
+            // Consumed chunks are released as they are copied.
+            assert!(d.buffered_len() <= len + FRAME_HEADER_LEN);
+            assert!(d.chunks.len() <= 1);
+        }
+        assert_eq!(d.buffered_len(), 0);
+    }
+
+    /// A small deterministic generator (xorshift) for the garbage test.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> usize {
+            (self.next() % n) as usize
+        }
+    }
+
+    #[test]
+    fn arbitrary_frames_never_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2000 {
+            // Short frames of any type, flags and stream, with random
+            // payloads, then random chunking.
+            let mut input = Vec::new();
+            for _ in 0..rng.below(8) {
+                let len = rng.below(40);
+                let kind = rng.below(12) as u8;
+                let flags = rng.next() as u8;
+                let stream = if rng.below(3) == 0 {
+                    0
+                } else {
+                    rng.next() as u32
+                };
+                let payload: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                input.extend(wire(header(kind, flags, stream, len), &payload));
+            }
+            if rng.below(4) == 0 {
+                let at = rng.below(input.len() as u64 + 1);
+                input.truncate(at);
+            }
+            let mut d = FrameDecoder::new(rng.below(64) as u32);
+            let mut rest = &input[..];
+            'feed: while !rest.is_empty() {
+                let n = 1 + rng.below(rest.len() as u64);
+                let (c, r) = rest.split_at(n);
+                rest = r;
+                d.push(Bytes::copy_from_slice(c));
+                loop {
+                    match d.decode() {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(e) if e.stream_id.is_some() => {}
+                        Err(_) => break 'feed,
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = Rng(42);
+        for _ in 0..2000 {
+            let len = rng.below(200);
+            let input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut d = FrameDecoder::new(u32::MAX);
+            if rng.below(2) == 0 {
+                d.expect_preface();
+            }
+            for c in input.chunks(1 + rng.below(16)) {
+                d.push(Bytes::copy_from_slice(c));
+                while let Ok(Some(_)) = d.decode() {}
+            }
+        }
     }
 }

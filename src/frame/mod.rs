@@ -6,7 +6,9 @@
 //! stream or connection state live in `crate::h2`.
 //!
 //! Payloads (DATA, header-block fragments, GOAWAY debug data) are
-//! [`Bytes`] slices of the received input, never copied.
+//! [`Bytes`] slices of the payload given to [`parse`], never copied.
+//! [`FrameDecoder`] passes a slice of the pushed chunk when a frame lies
+//! within one chunk, and copies only frames that straddle chunks.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -137,7 +139,9 @@ impl FrameHeader {
         debug_assert!(self.length <= MAX_MAX_FRAME_SIZE);
         let l = self.length.to_be_bytes();
         let s = (self.stream_id.0 & 0x7fff_ffff).to_be_bytes();
-        [l[1], l[2], l[3], self.kind, self.flags, s[0], s[1], s[2], s[3]]
+        [
+            l[1], l[2], l[3], self.kind, self.flags, s[0], s[1], s[2], s[3],
+        ]
     }
 
     /// Appends the 9 wire bytes to `dst`.
@@ -369,26 +373,48 @@ pub fn parse(header: FrameHeader, payload: Bytes) -> Result<Frame, FrameError> {
 
 /// Strips padding (§6.1, §6.2, §6.6): returns the payload without the Pad
 /// Length field and the padding. `min_rest` is the number of mandatory bytes
-/// that must follow the Pad Length field (priority fields, promised id).
+/// that must follow the Pad Length field (priority fields, promised id); they
+/// are left at the front of the returned bytes, and are checked for whether
+/// the frame is padded or not.
+///
+/// Errors (all connection errors):
+/// - too short for the Pad Length field or the mandatory bytes:
+///   FRAME_SIZE_ERROR (§4.2);
+/// - padding longer than what follows the Pad Length field and the
+///   mandatory bytes: PROTOCOL_ERROR (§6.1, §6.2, §6.6). Padding exactly as
+///   long as that leaves an empty data / fragment, which is allowed.
 pub(crate) fn strip_padding(
     header: &FrameHeader,
     mut payload: Bytes,
+    min_rest: usize,
 ) -> Result<Bytes, FrameError> {
     if header.flags & flags::PADDED == 0 {
+        if payload.len() < min_rest {
+            return Err(FrameError::connection(
+                ErrorCode::FRAME_SIZE_ERROR,
+                "frame too short for its mandatory fields (RFC 9113 §4.2, §6.2, §6.6)",
+            ));
+        }
         return Ok(payload);
     }
     let Some(&pad_len) = payload.first() else {
         return Err(FrameError::connection(
             ErrorCode::FRAME_SIZE_ERROR,
-            "padded frame too short for its Pad Length field (RFC 9113 §6.1)",
+            "padded frame too short for its Pad Length field (RFC 9113 §4.2, §6.1)",
         ));
     };
     let pad_len = pad_len as usize;
-    // The Pad Length field itself is not part of the data.
-    if pad_len >= payload.len() {
+    // What follows the Pad Length field: mandatory fields, data, padding.
+    let Some(room) = (payload.len() - 1).checked_sub(min_rest) else {
+        return Err(FrameError::connection(
+            ErrorCode::FRAME_SIZE_ERROR,
+            "padded frame too short for its mandatory fields (RFC 9113 §4.2, §6.2, §6.6)",
+        ));
+    };
+    if pad_len > room {
         return Err(FrameError::connection(
             ErrorCode::PROTOCOL_ERROR,
-            "padding as long as the frame payload or longer (RFC 9113 §6.1, §6.2)",
+            "padding as long as the frame payload or longer (RFC 9113 §6.1, §6.2, §6.6)",
         ));
     }
     let end = payload.len() - pad_len;
@@ -435,5 +461,109 @@ impl Frame {
                 h.encode(dst);
             }
         }
+    }
+}
+
+/// Helpers shared by the per-frame unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use bytes::{Bytes, BytesMut};
+
+    use super::{FRAME_HEADER_LEN, FrameHeader, StreamId};
+
+    /// A header for `len` payload bytes.
+    pub(crate) fn header(kind: u8, flags: u8, stream: u32, len: usize) -> FrameHeader {
+        FrameHeader {
+            length: u32::try_from(len).unwrap(),
+            kind,
+            flags,
+            stream_id: StreamId(stream),
+        }
+    }
+
+    /// Splits one encoded frame into its parsed header and its payload,
+    /// checking that the header's length matches the bytes written.
+    pub(crate) fn split(mut buf: BytesMut) -> (FrameHeader, Bytes) {
+        assert!(buf.len() >= FRAME_HEADER_LEN);
+        let head = buf.split_to(FRAME_HEADER_LEN);
+        let header = FrameHeader::parse(head[..].try_into().unwrap());
+        assert_eq!(header.length as usize, buf.len());
+        (header, buf.freeze())
+    }
+
+    /// Header plus payload as wire bytes.
+    pub(crate) fn wire(header: FrameHeader, payload: &[u8]) -> Vec<u8> {
+        let mut v = header.to_bytes().to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::test_util::header;
+    use super::*;
+
+    #[test]
+    fn strip_padding_unpadded() {
+        let h = header(kind::DATA, 0, 1, 3);
+        let out = strip_padding(&h, Bytes::from_static(b"abc"), 0).unwrap();
+        assert_eq!(&out[..], b"abc");
+        let e = strip_padding(&h, Bytes::from_static(b"abc"), 4).unwrap_err();
+        assert_eq!(e.code, ErrorCode::FRAME_SIZE_ERROR);
+        assert_eq!(e.stream_id, None);
+    }
+
+    #[test]
+    fn strip_padding_padded() {
+        let h = header(kind::DATA, flags::PADDED, 1, 6);
+        let out = strip_padding(&h, Bytes::from_static(b"\x02abc\0\0"), 0).unwrap();
+        assert_eq!(&out[..], b"abc");
+        // Padding filling everything after the Pad Length field: empty data.
+        let out = strip_padding(&h, Bytes::from_static(b"\x05\0\0\0\0\0"), 0).unwrap();
+        assert!(out.is_empty());
+        // One byte more than that is an error.
+        let e = strip_padding(&h, Bytes::from_static(b"\x06\0\0\0\0\0"), 0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PROTOCOL_ERROR);
+        let e = strip_padding(&h, Bytes::from_static(b"\xff"), 0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn strip_padding_mandatory_fields() {
+        let h = header(kind::HEADERS, flags::PADDED, 1, 7);
+        // Pad Length 1, five mandatory bytes, one padding byte.
+        let out = strip_padding(&h, Bytes::from_static(b"\x0112345\0"), 5).unwrap();
+        assert_eq!(&out[..], b"12345");
+        let e = strip_padding(&h, Bytes::from_static(b"\x0212345\0"), 5).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PROTOCOL_ERROR);
+        let e = strip_padding(&h, Bytes::from_static(b"\x001234"), 5).unwrap_err();
+        assert_eq!(e.code, ErrorCode::FRAME_SIZE_ERROR);
+        let e = strip_padding(&h, Bytes::new(), 0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::FRAME_SIZE_ERROR);
+    }
+
+    #[test]
+    fn stream_id_from_clears_reserved_bit() {
+        assert_eq!(StreamId::from(0x8000_0001), StreamId(1));
+    }
+
+    #[test]
+    fn frame_header_round_trip() {
+        let h = header(kind::GOAWAY, 0xff, 0x7fff_ffff, MAX_MAX_FRAME_SIZE as usize);
+        assert_eq!(FrameHeader::parse(&h.to_bytes()), h);
+        let mut b = h.to_bytes();
+        b[5] |= 0x80;
+        assert_eq!(FrameHeader::parse(&b), h);
+    }
+
+    #[test]
+    fn unknown_frame_is_kept_as_header() {
+        let h = header(0xee, 0x3, 5, 3);
+        let f = parse(h, Bytes::from_static(b"xyz")).unwrap();
+        assert_eq!(f, Frame::Unknown(Unknown { header: h }));
+        assert_eq!(f.stream_id(), StreamId(5));
     }
 }
