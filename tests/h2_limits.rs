@@ -68,7 +68,7 @@ fn continuation_flood_without_end_headers_stays_bounded() {
             b.truncate(20_000);
         }
         r.send_bytes(&b);
-        assert!(r.conn.held_bytes() < 200_000);
+        assert!(r.conn.held_bytes() < 100_000, "held {}", r.conn.held_bytes());
         if r.feed == Feed::Whole {
             r.expect_goaway(CALM);
         }
@@ -95,7 +95,7 @@ fn local_reset_rate_limit_madeyoureset() {
         for i in 0..11 {
             let id = 1 + 2 * i;
             r.request(id, false);
-            r.send(window_update(id, 0)); // provokes our RST_STREAM
+            r.send_bytes(&raw_frame(kind::WINDOW_UPDATE, 0, id, &[0; 4])); // provokes our RST_STREAM
         }
         r.expect_goaway(CALM);
     });
@@ -138,8 +138,6 @@ fn settings_rate_limit() {
         r.handshake();
         for _ in 0..5 {
             r.send(Frame::Settings(Settings::default()));
-            r.collect();
-            r.sent.clear();
         }
         r.expect_goaway(CALM);
     });

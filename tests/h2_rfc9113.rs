@@ -452,7 +452,7 @@ fn s5_4_stream_error_leaves_other_streams_intact() {
         r.handshake();
         r.request(1, false);
         r.request(3, false);
-        r.send(window_update(1, 0)); // stream error on 1
+        r.send_bytes(&raw_frame(kind::WINDOW_UPDATE, 0, 1, &[0; 4])); // stream error on 1
         r.send(data(3, b"still here", true));
         r.expect_rst(1, PROTOCOL);
         let evs: Vec<_> = r.events.drain(..).collect();
@@ -909,7 +909,7 @@ fn s6_9_zero_increment_on_stream_is_stream_error() {
     Raw::run(|r| {
         r.handshake();
         r.request(1, false);
-        r.send(window_update(1, 0));
+        r.send_bytes(&raw_frame(kind::WINDOW_UPDATE, 0, 1, &[0; 4]));
         r.expect_rst(1, PROTOCOL);
     });
 }
@@ -964,7 +964,11 @@ fn s6_9_1_data_beyond_the_stream_window_is_flow_control_error() {
 
 #[test]
 fn s6_9_1_data_beyond_the_connection_window_is_flow_control_error() {
-    let config = Config { connection_window: 65_535, ..Config::default() };
+    let config = Config {
+        connection_window: 65_535,
+        release_mode: grpc_sansio::h2::ReleaseMode::Manual,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         for id in [1, 3, 5] {

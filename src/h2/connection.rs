@@ -536,6 +536,8 @@ impl Connection {
         }
         .encode(&mut self.out);
         self.goaway_sent = Some(StreamId(self.last_peer_id));
+        // Input still buffered is never read now: let it go.
+        self.decoder = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
         self.streams.clear();
         self.ready.clear();
         self.queued_data = 0;
@@ -599,8 +601,19 @@ impl Connection {
         let delta = i64::from(c.initial_window_size) - i64::from(self.local_initial_window);
         self.local_initial_window = c.initial_window_size;
         if delta != 0 {
+            let target = c.stream_window.max(c.initial_window_size);
+            let policy = c.window_update_policy;
             for s in self.streams.values_mut() {
-                s.recv_window.adjust(delta);
+                s.recv_window.adjust(delta, target);
+                if s.state.can_recv()
+                    && let Some(inc) = s.recv_window.take_update(policy)
+                {
+                    WindowUpdate {
+                        stream_id: s.id,
+                        increment: inc,
+                    }
+                    .encode(&mut self.out);
+                }
             }
         }
     }

@@ -91,12 +91,11 @@ impl RecvWindow {
 
     /// Applies a change of our SETTINGS_INITIAL_WINDOW_SIZE once the peer
     /// acknowledged it (§6.9.2).
-    pub(crate) fn adjust(&mut self, delta: i64) {
+    /// The window then aims at `target` (at least the new initial size).
+    pub(crate) fn adjust(&mut self, delta: i64, target: u32) {
         self.window += delta;
         self.advertised += delta;
-        if delta > 0 {
-            self.target = self.target.saturating_add(delta as u32).min(MAX_WINDOW_SIZE);
-        }
+        self.target = target.min(MAX_WINDOW_SIZE);
     }
 
     /// Bytes received and not yet released.
@@ -110,14 +109,17 @@ impl RecvWindow {
     pub(crate) fn take_update(&mut self, policy: WindowUpdatePolicy) -> Option<u32> {
         let consumed = self.advertised - self.window;
         let grant = i64::from(self.target) - self.window - self.unreleased as i64;
+        // A window at or below zero (after a SETTINGS decrease) always
+        // wants credit; otherwise wait until the peer used its share.
+        let exhausted = self.window <= 0;
         let due = match policy {
-            WindowUpdatePolicy::Immediate => consumed > 0 && grant > 0,
+            WindowUpdatePolicy::Immediate => (exhausted || consumed > 0) && grant > 0,
             WindowUpdatePolicy::Fraction(f) => {
                 let f = i64::from(f.max(1));
-                consumed > 0
-                    && consumed >= self.advertised / f
+                let used = consumed > 0 && consumed >= self.advertised / f;
+                (exhausted || used)
                     && grant > 0
-                    && grant >= (i64::from(self.target) / f).min(consumed)
+                    && grant >= (i64::from(self.target) / f).min(consumed.max(1))
             }
         };
         if !due {
@@ -169,6 +171,20 @@ mod tests {
         assert_eq!(w.take_update(p), None, "30 < half the target");
         w.release(70);
         assert_eq!(w.take_update(p), Some(100));
+    }
+
+    #[test]
+    fn a_window_pushed_below_zero_gets_credit() {
+        let p = WindowUpdatePolicy::Immediate;
+        let mut w = RecvWindow::new(65_535, 70_000);
+        w.receive(32_768).unwrap();
+        w.release(16_384);
+        assert_eq!(w.take_update(p), Some(70_000 - 32_767 - 16_384));
+        // our SETTINGS_INITIAL_WINDOW_SIZE drops to 100 (§6.9.2): the
+        // window goes below zero, and nothing more will arrive by itself
+        w.adjust(100 - 65_535, 70_000);
+        w.release(16_384);
+        assert_eq!(w.take_update(p), Some(70_000 + 11_819));
     }
 
     #[test]

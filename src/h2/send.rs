@@ -325,15 +325,22 @@ impl Connection {
         if !stream.has_pending_send() {
             return false;
         }
+        if stream.queued_bytes > 0 {
+            if stream.send_window.available() == 0 {
+                // Blocked by its own window; a WINDOW_UPDATE reschedules it.
+                return false;
+            }
+            if conn_avail == 0 || *budget == 0 {
+                // Blocked by the connection window or this transmit's
+                // budget: keep its place in the queue.
+                return true;
+            }
+        }
         let room = (stream.send_window.available() as usize)
             .min(conn_avail)
             .min(max_frame)
             .min(*budget);
         let len = stream.queued_bytes.min(room);
-        if len == 0 && stream.queued_bytes > 0 {
-            // Blocked by flow control; a WINDOW_UPDATE reschedules it.
-            return false;
-        }
         let end = stream.end_queued && stream.queued_bytes == len && stream.trailers.is_none();
         let head = Data::head(id, len as u32, end);
         self.out.put_slice(&head);
