@@ -50,9 +50,10 @@ fn serve(mut socket: TcpStream) -> io::Result<()> {
             return Ok(());
         }
         let now = Instant::now();
-        let wait = conn
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(now).max(Duration::from_millis(1)));
+        let wait = conn.poll_timeout().map(|t| {
+            t.saturating_duration_since(now)
+                .max(Duration::from_millis(1))
+        });
         socket.set_read_timeout(wait)?;
         buf.resize(64 << 10, 0);
         match socket.read(&mut buf) {
@@ -65,7 +66,12 @@ fn serve(mut socket: TcpStream) -> io::Result<()> {
                 // Errors end the connection; the GOAWAY is flushed above.
                 let _ = conn.recv(buf.split().freeze(), Instant::now());
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 conn.handle_timeout(Instant::now());
             }
             Err(e) => return Err(e),

@@ -14,7 +14,10 @@ const CALM: ErrorCode = ErrorCode::ENHANCE_YOUR_CALM;
 
 #[test]
 fn header_list_size_over_limit_answers_431_and_keeps_hpack_in_sync() {
-    let config = Config { max_header_list_size: 200, ..Config::default() };
+    let config = Config {
+        max_header_list_size: 200,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         let mut h = get("/");
@@ -30,17 +33,29 @@ fn header_list_size_over_limit_answers_431_and_keeps_hpack_in_sync() {
             }
             other => panic!("{other:?}"),
         }
-        assert!(r.events.is_empty(), "an oversized request must not reach the application");
+        assert!(
+            r.events.is_empty(),
+            "an oversized request must not reach the application"
+        );
         // the decoder stayed in sync: the next request decodes
         r.request(3, true);
-        assert!(matches!(r.next_event(), Event::Headers { stream_id: StreamId(3), .. }));
+        assert!(matches!(
+            r.next_event(),
+            Event::Headers {
+                stream_id: StreamId(3),
+                ..
+            }
+        ));
         r.expect_alive();
     });
 }
 
 #[test]
 fn continuation_frames_per_block_limit() {
-    let config = Config { max_continuation_frames: 4, ..Config::default() };
+    let config = Config {
+        max_continuation_frames: 4,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         let block = r.block(&get("/"));
@@ -68,7 +83,11 @@ fn continuation_flood_without_end_headers_stays_bounded() {
             b.truncate(20_000);
         }
         r.send_bytes(&b);
-        assert!(r.conn.held_bytes() < 100_000, "held {}", r.conn.held_bytes());
+        assert!(
+            r.conn.held_bytes() < 100_000,
+            "held {}",
+            r.conn.held_bytes()
+        );
         if r.feed == Feed::Whole {
             r.expect_goaway(CALM);
         }
@@ -77,7 +96,10 @@ fn continuation_flood_without_end_headers_stays_bounded() {
 
 #[test]
 fn header_block_size_limit() {
-    let config = Config { max_header_block_size: 1000, ..Config::default() };
+    let config = Config {
+        max_header_block_size: 1000,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         let mut b = raw_frame(kind::HEADERS, 0, 1, &[0; 600]);
@@ -89,7 +111,10 @@ fn header_block_size_limit() {
 
 #[test]
 fn local_reset_rate_limit_madeyoureset() {
-    let config = Config { local_reset_rate: Rate::new(10, Duration::from_secs(10)), ..Config::default() };
+    let config = Config {
+        local_reset_rate: Rate::new(10, Duration::from_secs(10)),
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         for i in 0..11 {
@@ -103,7 +128,10 @@ fn local_reset_rate_limit_madeyoureset() {
 
 #[test]
 fn remote_reset_rate_limit_rapid_reset() {
-    let config = Config { remote_reset_rate: Rate::new(20, Duration::from_secs(10)), ..Config::default() };
+    let config = Config {
+        remote_reset_rate: Rate::new(20, Duration::from_secs(10)),
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         for i in 0..21 {
@@ -118,7 +146,10 @@ fn remote_reset_rate_limit_rapid_reset() {
 
 #[test]
 fn remote_resets_are_fine_below_the_rate() {
-    let config = Config { remote_reset_rate: Rate::new(5, Duration::from_secs(1)), ..Config::default() };
+    let config = Config {
+        remote_reset_rate: Rate::new(5, Duration::from_secs(1)),
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         for i in 0..20u32 {
@@ -133,7 +164,10 @@ fn remote_resets_are_fine_below_the_rate() {
 
 #[test]
 fn settings_rate_limit() {
-    let config = Config { settings_rate: Rate::new(5, Duration::from_secs(10)), ..Config::default() };
+    let config = Config {
+        settings_rate: Rate::new(5, Duration::from_secs(10)),
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         for _ in 0..5 {
@@ -145,7 +179,10 @@ fn settings_rate_limit() {
 
 #[test]
 fn ping_rate_limit() {
-    let config = Config { ping_rate: Rate::new(10, Duration::from_secs(10)), ..Config::default() };
+    let config = Config {
+        ping_rate: Rate::new(10, Duration::from_secs(10)),
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         for _ in 0..11 {
@@ -158,7 +195,10 @@ fn ping_rate_limit() {
 
 #[test]
 fn pending_ping_acks_limit_when_peer_does_not_read() {
-    let config = Config { max_pending_ping_acks: 4, ..Config::default() };
+    let config = Config {
+        max_pending_ping_acks: 4,
+        ..Config::default()
+    };
     for feed in [Feed::Whole, Feed::OneByte] {
         let mut r = Raw::server_with(config.clone(), feed);
         r.handshake();
@@ -177,7 +217,10 @@ fn pending_ping_acks_limit_when_peer_does_not_read() {
 
 #[test]
 fn pending_settings_acks_limit_when_peer_does_not_read() {
-    let config = Config { max_pending_settings_acks: 3, ..Config::default() };
+    let config = Config {
+        max_pending_settings_acks: 3,
+        ..Config::default()
+    };
     let mut r = Raw::server_with(config, Feed::Whole);
     r.handshake();
     let mut b = bytes::BytesMut::new();
@@ -190,7 +233,10 @@ fn pending_settings_acks_limit_when_peer_does_not_read() {
 
 #[test]
 fn empty_frame_flood_limit() {
-    let config = Config { empty_frame_rate: Rate::new(100, Duration::from_secs(10)), ..Config::default() };
+    let config = Config {
+        empty_frame_rate: Rate::new(100, Duration::from_secs(10)),
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         r.request(1, false);
@@ -224,7 +270,10 @@ fn pending_control_bytes_limit() {
 
 #[test]
 fn concurrent_streams_limit_applies_to_held_memory() {
-    let config = Config { max_concurrent_streams: 10, ..Config::default() };
+    let config = Config {
+        max_concurrent_streams: 10,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         for i in 0..50 {
@@ -237,36 +286,62 @@ fn concurrent_streams_limit_applies_to_held_memory() {
 
 #[test]
 fn send_buffer_limit_blocks_then_reports_writable() {
-    let config = Config { max_send_buffer: 1000, ..Config::default() };
+    let config = Config {
+        max_send_buffer: 1000,
+        ..Config::default()
+    };
     let mut r = Raw::server_with(config, Feed::Whole);
     r.send_bytes(grpc_sansio::frame::PREFACE);
-    r.send(Frame::Settings(Settings { initial_window_size: Some(0), ..Settings::default() }));
+    r.send(Frame::Settings(Settings {
+        initial_window_size: Some(0),
+        ..Settings::default()
+    }));
     r.request(1, true);
     let id = StreamId(1);
     r.conn.send_headers(id, &response("200"), false).unwrap();
-    r.conn.send_data(id, Bytes::from(vec![0u8; 1500]), false).unwrap();
-    assert_eq!(r.conn.send_data(id, Bytes::from_static(b"x"), false), Err(SendError::Blocked));
+    r.conn
+        .send_data(id, Bytes::from(vec![0u8; 1500]), false)
+        .unwrap();
+    assert_eq!(
+        r.conn.send_data(id, Bytes::from_static(b"x"), false),
+        Err(SendError::Blocked)
+    );
     r.collect();
     r.events.clear();
     r.send(window_update(id.0, 1000));
     r.collect();
-    assert!(r.events.iter().any(|e| *e == Event::Writable { stream_id: id }));
-    r.conn.send_data(id, Bytes::from_static(b"x"), true).unwrap();
+    assert!(
+        r.events
+            .iter()
+            .any(|e| *e == Event::Writable { stream_id: id })
+    );
+    r.conn
+        .send_data(id, Bytes::from_static(b"x"), true)
+        .unwrap();
 }
 
 #[test]
 fn closed_stream_memory_is_bounded() {
-    let config = Config { max_closed_streams_remembered: 16, ..Config::default() };
+    let config = Config {
+        max_closed_streams_remembered: 16,
+        ..Config::default()
+    };
     let mut r = Raw::server_with(config, Feed::Whole);
     r.handshake();
     let before = r.conn.held_bytes();
     for i in 0..2000u32 {
         r.request(1 + 2 * i, true);
-        r.conn.send_headers(StreamId(1 + 2 * i), &response("200"), true).unwrap();
+        r.conn
+            .send_headers(StreamId(1 + 2 * i), &response("200"), true)
+            .unwrap();
         r.collect();
         r.sent.clear();
         r.events.clear();
     }
     assert_eq!(r.conn.active_streams(), 0);
-    assert!(r.conn.held_bytes() <= before + 8192, "{} vs {before}", r.conn.held_bytes());
+    assert!(
+        r.conn.held_bytes() <= before + 8192,
+        "{} vs {before}",
+        r.conn.held_bytes()
+    );
 }

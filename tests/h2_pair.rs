@@ -34,7 +34,11 @@ fn random_config(rng: &mut Rng) -> Config {
         connection_window: [65_535u32, 100_000, 4 << 20][rng.below(3) as usize],
         max_frame_size: [16_384u32, 20_000, 1 << 20][rng.below(3) as usize],
         max_concurrent_streams: [1u32, 3, 100][rng.below(3) as usize],
-        release_mode: if rng.below(2) == 0 { ReleaseMode::OnDelivery } else { ReleaseMode::Manual },
+        release_mode: if rng.below(2) == 0 {
+            ReleaseMode::OnDelivery
+        } else {
+            ReleaseMode::Manual
+        },
         window_update_policy: if rng.below(2) == 0 {
             WindowUpdatePolicy::Immediate
         } else {
@@ -96,7 +100,13 @@ fn run(seed: u64) {
                 Ok(id) => {
                     to_open.remove(0);
                     index_of.insert(id, i);
-                    client_out.insert(id, Out { rest: Bytes::from(bodies[i].clone()), done: false });
+                    client_out.insert(
+                        id,
+                        Out {
+                            rest: Bytes::from(bodies[i].clone()),
+                            done: false,
+                        },
+                    );
                 }
                 Err(SendError::StreamLimit) => break,
                 Err(e) => panic!("open_stream: {e:?}"),
@@ -111,19 +121,38 @@ fn run(seed: u64) {
         let moved = pair.step();
         while let Some(e) = pair.server_events.pop_front() {
             match e {
-                Event::Headers { stream_id, kind: HeadersKind::Request, .. } => {
-                    pair.server.send_headers(stream_id, &response("200"), false).unwrap();
+                Event::Headers {
+                    stream_id,
+                    kind: HeadersKind::Request,
+                    ..
+                } => {
+                    pair.server
+                        .send_headers(stream_id, &response("200"), false)
+                        .unwrap();
                     server_got.insert(stream_id, Vec::new());
                 }
-                Event::Data { stream_id, data, end_stream } => {
-                    server_got.get_mut(&stream_id).unwrap().extend_from_slice(&data);
+                Event::Data {
+                    stream_id,
+                    data,
+                    end_stream,
+                } => {
+                    server_got
+                        .get_mut(&stream_id)
+                        .unwrap()
+                        .extend_from_slice(&data);
                     if sc.release_mode == ReleaseMode::Manual {
                         pair.server.release_capacity(stream_id, data.len());
                     }
                     if end_stream {
                         // echo the whole body back once it is complete
                         let all = Bytes::from(server_got[&stream_id].clone());
-                        server_out.insert(stream_id, Out { rest: all, done: false });
+                        server_out.insert(
+                            stream_id,
+                            Out {
+                                rest: all,
+                                done: false,
+                            },
+                        );
                     }
                 }
                 Event::Reset { .. } | Event::Closed { .. } => panic!("server: {e:?}"),
@@ -132,21 +161,39 @@ fn run(seed: u64) {
         }
         while let Some(e) = pair.client_events.pop_front() {
             match e {
-                Event::Headers { stream_id, kind: HeadersKind::Response { status: 200 }, .. } => {
+                Event::Headers {
+                    stream_id,
+                    kind: HeadersKind::Response { status: 200 },
+                    ..
+                } => {
                     client_got.insert(stream_id, Vec::new());
                 }
-                Event::Data { stream_id, data, end_stream } => {
-                    client_got.get_mut(&stream_id).unwrap().extend_from_slice(&data);
+                Event::Data {
+                    stream_id,
+                    data,
+                    end_stream,
+                } => {
+                    client_got
+                        .get_mut(&stream_id)
+                        .unwrap()
+                        .extend_from_slice(&data);
                     if cc.release_mode == ReleaseMode::Manual {
                         pair.client.release_capacity(stream_id, data.len());
                     }
                     if end_stream {
                         let i = index_of[&stream_id];
-                        assert_eq!(client_got[&stream_id], bodies[i], "seed {seed}: stream {stream_id:?} body");
+                        assert_eq!(
+                            client_got[&stream_id], bodies[i],
+                            "seed {seed}: stream {stream_id:?} body"
+                        );
                         finished += 1;
                     }
                 }
-                Event::Reset { stream_id, code: ErrorCode::REFUSED_STREAM, .. } => {
+                Event::Reset {
+                    stream_id,
+                    code: ErrorCode::REFUSED_STREAM,
+                    ..
+                } => {
                     // Opened before the server's SETTINGS arrived: refused,
                     // never processed, safe to retry (RFC 9113 §8.7).
                     client_out.remove(&stream_id);
@@ -164,20 +211,38 @@ fn run(seed: u64) {
         }
         if !moved && to_open.is_empty() {
             // nothing moved and nothing can: only pending sends may unblock
-            let pending = client_out.values().any(|o| !o.done) || server_out.values().any(|o| !o.done);
+            let pending =
+                client_out.values().any(|o| !o.done) || server_out.values().any(|o| !o.done);
             if !pending {
                 break;
             }
         }
     }
-    let left: Vec<_> = client_out.iter().filter(|(_, o)| !o.done).map(|(id, o)| (*id, o.rest.len())).collect();
-    let sleft: Vec<_> = server_out.iter().filter(|(_, o)| !o.done).map(|(id, o)| (*id, o.rest.len())).collect();
-    let cw: Vec<_> = client_out.keys().map(|id| (*id, pair.client.send_window(*id))).collect();
-    let sw: Vec<_> = server_out.keys().map(|id| (*id, pair.server.send_window(*id))).collect();
+    let left: Vec<_> = client_out
+        .iter()
+        .filter(|(_, o)| !o.done)
+        .map(|(id, o)| (*id, o.rest.len()))
+        .collect();
+    let sleft: Vec<_> = server_out
+        .iter()
+        .filter(|(_, o)| !o.done)
+        .map(|(id, o)| (*id, o.rest.len()))
+        .collect();
+    let cw: Vec<_> = client_out
+        .keys()
+        .map(|id| (*id, pair.client.send_window(*id)))
+        .collect();
+    let sw: Vec<_> = server_out
+        .keys()
+        .map(|id| (*id, pair.server.send_window(*id)))
+        .collect();
     panic!(
         "seed {seed}: did not finish ({finished}/{streams}); client cfg {cc:?}\nserver cfg {sc:?}\nsplit {}\nclient left {left:?} windows {cw:?}\nserver left {sleft:?} windows {sw:?}\ngot {:?}",
         pair.split,
-        server_got.iter().map(|(k, v)| (*k, v.len())).collect::<Vec<_>>()
+        server_got
+            .iter()
+            .map(|(k, v)| (*k, v.len()))
+            .collect::<Vec<_>>()
     );
 }
 

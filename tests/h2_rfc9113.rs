@@ -54,8 +54,14 @@ fn s3_4_server_sends_settings_first_and_acks_ours() {
         }
         r.sent.clear();
         r.send_bytes(grpc_sansio::frame::PREFACE);
-        r.send(Frame::Settings(Settings { max_frame_size: Some(20_000), ..Settings::default() }));
-        assert!(matches!(r.next_sent(), Frame::Settings(Settings { ack: true, .. })));
+        r.send(Frame::Settings(Settings {
+            max_frame_size: Some(20_000),
+            ..Settings::default()
+        }));
+        assert!(matches!(
+            r.next_sent(),
+            Frame::Settings(Settings { ack: true, .. })
+        ));
     });
 }
 
@@ -102,7 +108,13 @@ fn s4_1_reserved_bit_is_ignored() {
         b[5] |= 0x80; // reserved bit of the stream identifier
         r.send_bytes(&b);
         let _ = r.next_event(); // headers
-        assert!(matches!(r.next_event(), Event::Data { end_stream: true, .. }));
+        assert!(matches!(
+            r.next_event(),
+            Event::Data {
+                end_stream: true,
+                ..
+            }
+        ));
         r.expect_alive();
     });
 }
@@ -119,7 +131,10 @@ fn s4_2_frame_over_max_frame_size_is_frame_size_error() {
 
 #[test]
 fn s4_2_larger_frames_accepted_once_settings_acked() {
-    let config = Config { max_frame_size: 32_768, ..Config::default() };
+    let config = Config {
+        max_frame_size: 32_768,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         r.request(1, false);
@@ -164,7 +179,13 @@ fn s4_2_headers_fit_peer_max_frame_size() {
 
 #[test]
 fn s4_3_invalid_header_block_is_compression_error() {
-    for block in [&[0x1f][..], &[0x7f], &[0x3f], &[0x80], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]] {
+    for block in [
+        &[0x1f][..],
+        &[0x7f],
+        &[0x3f],
+        &[0x80],
+        &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    ] {
         Raw::run(|r| {
             r.handshake();
             r.send_bytes(&raw_frame(kind::HEADERS, flags::END_HEADERS, 1, block));
@@ -207,10 +228,20 @@ fn s4_3_header_block_split_over_continuations() {
         for chunk in block[2..block.len() - 1].chunks(2) {
             frames.extend(raw_frame(kind::CONTINUATION, 0, 1, chunk));
         }
-        frames.extend(raw_frame(kind::CONTINUATION, flags::END_HEADERS, 1, &block[block.len() - 1..]));
+        frames.extend(raw_frame(
+            kind::CONTINUATION,
+            flags::END_HEADERS,
+            1,
+            &block[block.len() - 1..],
+        ));
         r.send_bytes(&frames);
         match r.next_event() {
-            Event::Headers { fields, end_stream: true, kind: HeadersKind::Request, .. } => {
+            Event::Headers {
+                fields,
+                end_stream: true,
+                kind: HeadersKind::Request,
+                ..
+            } => {
                 assert_eq!(fields, get("/split"));
             }
             other => panic!("{other:?}"),
@@ -301,7 +332,14 @@ fn s5_1_half_closed_remote_allows_window_update_priority_rst() {
         r.send(rst(1, ErrorCode::CANCEL));
         r.expect_silence();
         let _ = r.next_event();
-        assert!(matches!(r.next_event(), Event::Reset { code: ErrorCode::CANCEL, by: ResetBy::Remote, .. }));
+        assert!(matches!(
+            r.next_event(),
+            Event::Reset {
+                code: ErrorCode::CANCEL,
+                by: ResetBy::Remote,
+                ..
+            }
+        ));
     });
 }
 
@@ -310,7 +348,9 @@ fn s5_1_closed_stream_data_is_stream_closed() {
     Raw::run(|r| {
         r.handshake();
         r.request(1, true);
-        r.conn.send_headers(StreamId(1), &response("200"), true).unwrap();
+        r.conn
+            .send_headers(StreamId(1), &response("200"), true)
+            .unwrap();
         r.collect();
         r.sent.clear();
         r.send(data(1, b"x", true));
@@ -323,7 +363,9 @@ fn s5_1_closed_stream_headers_is_stream_closed() {
     Raw::run(|r| {
         r.handshake();
         r.request(1, true);
-        r.conn.send_headers(StreamId(1), &response("200"), true).unwrap();
+        r.conn
+            .send_headers(StreamId(1), &response("200"), true)
+            .unwrap();
         r.collect();
         r.sent.clear();
         r.request(1, true);
@@ -388,7 +430,10 @@ fn s5_1_1_lower_idle_streams_close_implicitly() {
 
 #[test]
 fn s5_1_2_max_concurrent_streams_refuses_extra_streams() {
-    let config = Config { max_concurrent_streams: 2, ..Config::default() };
+    let config = Config {
+        max_concurrent_streams: 2,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         r.request(1, false);
@@ -406,7 +451,10 @@ fn s5_1_2_max_concurrent_streams_refuses_extra_streams() {
 #[test]
 fn s5_1_2_client_respects_peer_max_concurrent_streams() {
     Raw::run_client(|r| {
-        r.send(Frame::Settings(Settings { max_concurrent_streams: Some(1), ..Settings::default() }));
+        r.send(Frame::Settings(Settings {
+            max_concurrent_streams: Some(1),
+            ..Settings::default()
+        }));
         assert!(r.conn.open_stream(&get("/"), false).is_ok());
         assert_eq!(
             r.conn.open_stream(&get("/"), false),
@@ -427,7 +475,11 @@ fn s5_3_1_headers_depending_on_itself_is_stream_error() {
             fragment,
             end_stream: true,
             end_headers: true,
-            priority: Some(PrioritySpec { dependency: StreamId(1), exclusive: false, weight: 1 }),
+            priority: Some(PrioritySpec {
+                dependency: StreamId(1),
+                exclusive: false,
+                weight: 1,
+            }),
         }));
         r.expect_rst(1, PROTOCOL);
         // the HPACK context survived: the next request decodes
@@ -456,7 +508,14 @@ fn s5_4_stream_error_leaves_other_streams_intact() {
         r.send(data(3, b"still here", true));
         r.expect_rst(1, PROTOCOL);
         let evs: Vec<_> = r.events.drain(..).collect();
-        assert!(evs.iter().any(|e| matches!(e, Event::Data { stream_id: StreamId(3), end_stream: true, .. })));
+        assert!(evs.iter().any(|e| matches!(
+            e,
+            Event::Data {
+                stream_id: StreamId(3),
+                end_stream: true,
+                ..
+            }
+        )));
     });
 }
 
@@ -497,7 +556,12 @@ fn s6_1_padding_is_stripped_and_counted_in_flow_control() {
     Raw::run(|r| {
         r.handshake();
         r.request(1, false);
-        r.send_bytes(&raw_frame(kind::DATA, flags::PADDED | flags::END_STREAM, 1, &[3, b'h', b'i', 0, 0, 0]));
+        r.send_bytes(&raw_frame(
+            kind::DATA,
+            flags::PADDED | flags::END_STREAM,
+            1,
+            &[3, b'h', b'i', 0, 0, 0],
+        ));
         let _ = r.next_event();
         match r.next_event() {
             Event::Data { data, .. } => assert_eq!(&data[..], b"hi"),
@@ -537,7 +601,12 @@ fn s6_2_headers_padding_too_long_is_protocol_error() {
         let block = r.block(&get("/"));
         let mut payload = vec![(block.len() + 1) as u8];
         payload.extend_from_slice(&block);
-        r.send_bytes(&raw_frame(kind::HEADERS, flags::END_HEADERS | flags::PADDED, 1, &payload));
+        r.send_bytes(&raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::PADDED,
+            1,
+            &payload,
+        ));
         r.expect_goaway(PROTOCOL);
     });
 }
@@ -593,7 +662,11 @@ fn s6_4_rst_stream_ends_the_stream_with_an_event() {
         let _ = r.next_event();
         assert_eq!(
             r.next_event(),
-            Event::Reset { stream_id: StreamId(1), code: ErrorCode::CANCEL, by: ResetBy::Remote }
+            Event::Reset {
+                stream_id: StreamId(1),
+                code: ErrorCode::CANCEL,
+                by: ResetBy::Remote
+            }
         );
         assert_eq!(r.conn.active_streams(), 0);
     });
@@ -605,7 +678,12 @@ fn s6_4_rst_stream_ends_the_stream_with_an_event() {
 fn s6_5_settings_ack_with_payload_is_frame_size_error() {
     Raw::run(|r| {
         r.handshake();
-        r.send_bytes(&raw_frame(kind::SETTINGS, flags::ACK, 0, &[0, 1, 0, 0, 0, 0]));
+        r.send_bytes(&raw_frame(
+            kind::SETTINGS,
+            flags::ACK,
+            0,
+            &[0, 1, 0, 0, 0, 0],
+        ));
         r.expect_goaway(ErrorCode::FRAME_SIZE_ERROR);
     });
 }
@@ -672,7 +750,10 @@ fn s6_5_2_unknown_settings_are_ignored() {
     Raw::run(|r| {
         r.handshake();
         r.send_bytes(&raw_frame(kind::SETTINGS, 0, 0, &[0xff, 0x0f, 1, 2, 3, 4]));
-        assert!(matches!(r.next_sent(), Frame::Settings(Settings { ack: true, .. })));
+        assert!(matches!(
+            r.next_sent(),
+            Frame::Settings(Settings { ack: true, .. })
+        ));
         r.expect_alive();
     });
 }
@@ -696,11 +777,20 @@ fn s6_5_3_settings_not_acked_in_time_is_settings_timeout() {
 fn s6_5_3_header_table_size_applies_to_our_encoder() {
     Raw::run(|r| {
         r.handshake();
-        r.send(Frame::Settings(Settings { header_table_size: Some(0), ..Settings::default() }));
+        r.send(Frame::Settings(Settings {
+            header_table_size: Some(0),
+            ..Settings::default()
+        }));
         r.request(1, true);
         let _ = r.next_event();
         r.sent.clear();
-        r.conn.send_headers(StreamId(1), &[f(":status", "200"), f("x-custom", "value")], true).unwrap();
+        r.conn
+            .send_headers(
+                StreamId(1),
+                &[f(":status", "200"), f("x-custom", "value")],
+                true,
+            )
+            .unwrap();
         let block = match r.next_sent() {
             Frame::Headers(h) => h.fragment,
             other => panic!("{other:?}"),
@@ -749,7 +839,13 @@ fn s6_7_ping_is_acked_with_the_same_payload() {
     Raw::run(|r| {
         r.handshake();
         r.send(ping(*b"abcdefgh"));
-        assert_eq!(r.next_sent(), Frame::Ping(grpc_sansio::frame::Ping { ack: true, payload: *b"abcdefgh" }));
+        assert_eq!(
+            r.next_sent(),
+            Frame::Ping(grpc_sansio::frame::Ping {
+                ack: true,
+                payload: *b"abcdefgh"
+            })
+        );
     });
 }
 
@@ -787,7 +883,12 @@ fn s6_7_our_ping_is_reported_when_acked() {
         r.conn.send_ping(*b"12345678").unwrap();
         assert!(matches!(r.next_sent(), Frame::Ping(p) if !p.ack));
         r.send_bytes(&raw_frame(kind::PING, flags::ACK, 0, b"12345678"));
-        assert_eq!(r.next_event(), Event::PingAck { payload: *b"12345678" });
+        assert_eq!(
+            r.next_event(),
+            Event::PingAck {
+                payload: *b"12345678"
+            }
+        );
     });
 }
 
@@ -813,10 +914,19 @@ fn s6_8_client_streams_above_last_stream_id_are_refused() {
         r.send(goaway(a.0, ErrorCode::NO_ERROR));
         assert_eq!(
             r.next_event(),
-            Event::Reset { stream_id: b, code: ErrorCode::REFUSED_STREAM, by: ResetBy::Remote }
+            Event::Reset {
+                stream_id: b,
+                code: ErrorCode::REFUSED_STREAM,
+                by: ResetBy::Remote
+            }
         );
-        assert!(matches!(r.next_event(), Event::GoAway { last_stream_id, .. } if last_stream_id == a));
-        assert_eq!(r.conn.open_stream(&get("/c"), true), Err(grpc_sansio::h2::SendError::GoingAway));
+        assert!(
+            matches!(r.next_event(), Event::GoAway { last_stream_id, .. } if last_stream_id == a)
+        );
+        assert_eq!(
+            r.conn.open_stream(&get("/c"), true),
+            Err(grpc_sansio::h2::SendError::GoingAway)
+        );
         // stream a still completes, then the connection closes cleanly
         let h = r.headers(a.0, &response("200"), true);
         r.send(h);
@@ -876,9 +986,13 @@ fn s6_8_graceful_shutdown_is_two_step() {
         r.request(5, true);
         r.expect_rst(5, ErrorCode::REFUSED_STREAM);
         // finishing the admitted streams closes the connection cleanly
-        r.conn.send_headers(StreamId(3), &response("200"), true).unwrap();
+        r.conn
+            .send_headers(StreamId(3), &response("200"), true)
+            .unwrap();
         r.send(data(1, b"", true));
-        r.conn.send_headers(StreamId(1), &response("200"), true).unwrap();
+        r.conn
+            .send_headers(StreamId(1), &response("200"), true)
+            .unwrap();
         r.collect();
         assert!(r.events.iter().any(|e| *e == Event::Closed { error: None }));
         assert!(r.conn.is_closed());
@@ -953,7 +1067,11 @@ fn s6_9_1_stream_window_overflow_is_stream_error() {
 
 #[test]
 fn s6_9_1_data_beyond_the_stream_window_is_flow_control_error() {
-    let config = Config { initial_window_size: 100, stream_window: 100, ..Config::default() };
+    let config = Config {
+        initial_window_size: 100,
+        stream_window: 100,
+        ..Config::default()
+    };
     Raw::run_with(config, |r| {
         r.handshake();
         r.request(1, false);
@@ -987,13 +1105,23 @@ fn s6_9_1_data_beyond_the_connection_window_is_flow_control_error() {
 fn s6_9_we_respect_the_peer_stream_window() {
     Raw::run(|r| {
         r.send_bytes(grpc_sansio::frame::PREFACE);
-        r.send(Frame::Settings(Settings { initial_window_size: Some(3), ..Settings::default() }));
-        r.send(Frame::Settings(Settings { ack: true, ..Settings::default() }));
+        r.send(Frame::Settings(Settings {
+            initial_window_size: Some(3),
+            ..Settings::default()
+        }));
+        r.send(Frame::Settings(Settings {
+            ack: true,
+            ..Settings::default()
+        }));
         r.request(1, true);
         r.collect();
         r.sent.clear();
-        r.conn.send_headers(StreamId(1), &response("200"), false).unwrap();
-        r.conn.send_data(StreamId(1), Bytes::from_static(b"hello"), true).unwrap();
+        r.conn
+            .send_headers(StreamId(1), &response("200"), false)
+            .unwrap();
+        r.conn
+            .send_data(StreamId(1), Bytes::from_static(b"hello"), true)
+            .unwrap();
         assert!(matches!(r.next_sent(), Frame::Headers(_)));
         match r.next_sent() {
             Frame::Data(d) => {
@@ -1018,21 +1146,37 @@ fn s6_9_we_respect_the_peer_stream_window() {
 fn s6_9_2_initial_window_change_applies_to_open_streams() {
     Raw::run(|r| {
         r.send_bytes(grpc_sansio::frame::PREFACE);
-        r.send(Frame::Settings(Settings { initial_window_size: Some(0), ..Settings::default() }));
+        r.send(Frame::Settings(Settings {
+            initial_window_size: Some(0),
+            ..Settings::default()
+        }));
         r.request(1, true);
-        r.conn.send_headers(StreamId(1), &response("200"), false).unwrap();
-        r.conn.send_data(StreamId(1), Bytes::from_static(b"abcdef"), true).unwrap();
+        r.conn
+            .send_headers(StreamId(1), &response("200"), false)
+            .unwrap();
+        r.conn
+            .send_data(StreamId(1), Bytes::from_static(b"abcdef"), true)
+            .unwrap();
         r.collect();
         r.sent.clear();
         assert_eq!(r.conn.send_window(StreamId(1)), Some(0));
-        r.send(Frame::Settings(Settings { initial_window_size: Some(4), ..Settings::default() }));
-        assert!(matches!(r.next_sent(), Frame::Settings(Settings { ack: true, .. })));
+        r.send(Frame::Settings(Settings {
+            initial_window_size: Some(4),
+            ..Settings::default()
+        }));
+        assert!(matches!(
+            r.next_sent(),
+            Frame::Settings(Settings { ack: true, .. })
+        ));
         match r.next_sent() {
             Frame::Data(d) => assert_eq!(&d.payload[..], b"abcd"),
             other => panic!("{other:?}"),
         }
         // shrinking makes the window negative (§6.9.2): 4 - 4 sent - 2 = -2
-        r.send(Frame::Settings(Settings { initial_window_size: Some(2), ..Settings::default() }));
+        r.send(Frame::Settings(Settings {
+            initial_window_size: Some(2),
+            ..Settings::default()
+        }));
         r.send(window_update(1, 3));
         match r.next_sent() {
             Frame::Settings(_) => {}
@@ -1051,7 +1195,10 @@ fn s6_9_2_initial_window_change_overflow_is_flow_control_error() {
         r.handshake();
         r.request(1, false);
         r.send(window_update(1, 0x7fff_ffff - 65_535));
-        r.send(Frame::Settings(Settings { initial_window_size: Some(65_536), ..Settings::default() }));
+        r.send(Frame::Settings(Settings {
+            initial_window_size: Some(65_536),
+            ..Settings::default()
+        }));
         r.expect_goaway(ErrorCode::FLOW_CONTROL_ERROR);
     });
 }
@@ -1073,7 +1220,11 @@ fn s6_9_receive_window_is_replenished_as_data_is_consumed() {
                 _ => None,
             })
             .sum();
-        assert!(credited > 0, "stream window must be replenished: {:?}", r.sent);
+        assert!(
+            credited > 0,
+            "stream window must be replenished: {:?}",
+            r.sent
+        );
     });
 }
 
@@ -1093,7 +1244,12 @@ fn s6_10_continuation_after_end_headers_is_protocol_error() {
 fn s6_10_continuation_on_stream_zero_is_protocol_error() {
     Raw::run(|r| {
         r.handshake();
-        r.send_bytes(&raw_frame(kind::CONTINUATION, flags::END_HEADERS, 0, &[0x82]));
+        r.send_bytes(&raw_frame(
+            kind::CONTINUATION,
+            flags::END_HEADERS,
+            0,
+            &[0x82],
+        ));
         r.expect_goaway(PROTOCOL);
     });
 }
@@ -1106,7 +1262,10 @@ fn malformed(fields: Vec<grpc_sansio::hpack::Field>) {
         let h = r.headers(1, &fields, true);
         r.send(h);
         r.expect_rst(1, PROTOCOL);
-        assert!(!r.events.iter().any(|e| matches!(e, Event::Headers { .. })), "malformed request delivered");
+        assert!(
+            !r.events.iter().any(|e| matches!(e, Event::Headers { .. })),
+            "malformed request delivered"
+        );
     });
 }
 
@@ -1126,7 +1285,13 @@ fn s8_2_1_field_value_with_newline_is_malformed() {
 
 #[test]
 fn s8_2_2_connection_specific_fields_are_malformed() {
-    for (n, v) in [("connection", "close"), ("keep-alive", "1"), ("transfer-encoding", "chunked"), ("upgrade", "h2c"), ("proxy-connection", "x")] {
+    for (n, v) in [
+        ("connection", "close"),
+        ("keep-alive", "1"),
+        ("transfer-encoding", "chunked"),
+        ("upgrade", "h2c"),
+        ("proxy-connection", "x"),
+    ] {
         let mut h = get("/");
         h.push(f(n, v));
         malformed(h);
@@ -1150,7 +1315,12 @@ fn s8_2_2_te_other_than_trailers_is_malformed() {
 
 #[test]
 fn s8_3_pseudo_header_after_regular_field_is_malformed() {
-    malformed(vec![f(":method", "GET"), f(":scheme", "http"), f("x-a", "1"), f(":path", "/")]);
+    malformed(vec![
+        f(":method", "GET"),
+        f(":scheme", "http"),
+        f("x-a", "1"),
+        f(":path", "/"),
+    ]);
 }
 
 #[test]
@@ -1172,9 +1342,23 @@ fn s8_3_1_missing_or_duplicate_request_pseudo_headers_are_malformed() {
     malformed(vec![f(":scheme", "http"), f(":path", "/")]);
     malformed(vec![f(":method", "GET"), f(":path", "/")]);
     malformed(vec![f(":method", "GET"), f(":scheme", "http")]);
-    malformed(vec![f(":method", "GET"), f(":scheme", "http"), f(":path", "")]);
-    malformed(vec![f(":method", "GET"), f(":method", "GET"), f(":scheme", "http"), f(":path", "/")]);
-    malformed(vec![f(":method", "GET"), f(":scheme", "http"), f(":path", "/"), f(":path", "/")]);
+    malformed(vec![
+        f(":method", "GET"),
+        f(":scheme", "http"),
+        f(":path", ""),
+    ]);
+    malformed(vec![
+        f(":method", "GET"),
+        f(":method", "GET"),
+        f(":scheme", "http"),
+        f(":path", "/"),
+    ]);
+    malformed(vec![
+        f(":method", "GET"),
+        f(":scheme", "http"),
+        f(":path", "/"),
+        f(":path", "/"),
+    ]);
 }
 
 #[test]
@@ -1210,7 +1394,12 @@ fn s8_1_trailers_are_delivered() {
         let _ = r.next_event();
         let _ = r.next_event();
         match r.next_event() {
-            Event::Headers { kind: HeadersKind::Trailers, end_stream: true, fields, .. } => {
+            Event::Headers {
+                kind: HeadersKind::Trailers,
+                end_stream: true,
+                fields,
+                ..
+            } => {
                 assert_eq!(fields, vec![f("x-checksum", "abc")]);
             }
             other => panic!("{other:?}"),
@@ -1253,10 +1442,29 @@ fn s8_1_client_sees_informational_then_final_then_trailers() {
         r.send(data(id.0, b"msg", false));
         let h = r.headers(id.0, &[f("grpc-status", "0")], true);
         r.send(h);
-        assert!(matches!(r.next_event(), Event::Headers { kind: HeadersKind::Informational { status: 100 }, .. }));
-        assert!(matches!(r.next_event(), Event::Headers { kind: HeadersKind::Response { status: 200 }, .. }));
+        assert!(matches!(
+            r.next_event(),
+            Event::Headers {
+                kind: HeadersKind::Informational { status: 100 },
+                ..
+            }
+        ));
+        assert!(matches!(
+            r.next_event(),
+            Event::Headers {
+                kind: HeadersKind::Response { status: 200 },
+                ..
+            }
+        ));
         assert!(matches!(r.next_event(), Event::Data { .. }));
-        assert!(matches!(r.next_event(), Event::Headers { kind: HeadersKind::Trailers, end_stream: true, .. }));
+        assert!(matches!(
+            r.next_event(),
+            Event::Headers {
+                kind: HeadersKind::Trailers,
+                end_stream: true,
+                ..
+            }
+        ));
         assert_eq!(r.conn.active_streams(), 0);
     });
 }
@@ -1281,14 +1489,28 @@ fn s8_1_response_missing_status_is_malformed() {
 #[test]
 fn rfc7541_c3_requests_share_the_decoding_context() {
     let blocks: [&[u8]; 3] = [
-        &[0x82, 0x86, 0x84, 0x41, 0x0f, 0x77, 0x77, 0x77, 0x2e, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d],
-        &[0x82, 0x86, 0x84, 0xbe, 0x58, 0x08, 0x6e, 0x6f, 0x2d, 0x63, 0x61, 0x63, 0x68, 0x65],
-        &[0x82, 0x87, 0x85, 0xbf, 0x40, 0x0a, 0x63, 0x75, 0x73, 0x74, 0x6f, 0x6d, 0x2d, 0x6b, 0x65, 0x79, 0x0c, 0x63, 0x75, 0x73, 0x74, 0x6f, 0x6d, 0x2d, 0x76, 0x61, 0x6c, 0x75, 0x65],
+        &[
+            0x82, 0x86, 0x84, 0x41, 0x0f, 0x77, 0x77, 0x77, 0x2e, 0x65, 0x78, 0x61, 0x6d, 0x70,
+            0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d,
+        ],
+        &[
+            0x82, 0x86, 0x84, 0xbe, 0x58, 0x08, 0x6e, 0x6f, 0x2d, 0x63, 0x61, 0x63, 0x68, 0x65,
+        ],
+        &[
+            0x82, 0x87, 0x85, 0xbf, 0x40, 0x0a, 0x63, 0x75, 0x73, 0x74, 0x6f, 0x6d, 0x2d, 0x6b,
+            0x65, 0x79, 0x0c, 0x63, 0x75, 0x73, 0x74, 0x6f, 0x6d, 0x2d, 0x76, 0x61, 0x6c, 0x75,
+            0x65,
+        ],
     ];
     Raw::run(|r| {
         r.handshake();
         for (i, b) in blocks.iter().enumerate() {
-            r.send_bytes(&raw_frame(kind::HEADERS, flags::END_HEADERS | flags::END_STREAM, 1 + 2 * i as u32, b));
+            r.send_bytes(&raw_frame(
+                kind::HEADERS,
+                flags::END_HEADERS | flags::END_STREAM,
+                1 + 2 * i as u32,
+                b,
+            ));
         }
         let mut got = vec![];
         while let Some(e) = r.events.pop_front() {
@@ -1297,9 +1519,26 @@ fn rfc7541_c3_requests_share_the_decoding_context() {
             }
         }
         assert_eq!(got.len(), 3);
-        assert_eq!(got[0], vec![f(":method", "GET"), f(":scheme", "http"), f(":path", "/"), f(":authority", "www.example.com")]);
+        assert_eq!(
+            got[0],
+            vec![
+                f(":method", "GET"),
+                f(":scheme", "http"),
+                f(":path", "/"),
+                f(":authority", "www.example.com")
+            ]
+        );
         assert_eq!(got[1][4], f("cache-control", "no-cache"));
-        assert_eq!(got[2], vec![f(":method", "GET"), f(":scheme", "https"), f(":path", "/index.html"), f(":authority", "www.example.com"), f("custom-key", "custom-value")]);
+        assert_eq!(
+            got[2],
+            vec![
+                f(":method", "GET"),
+                f(":scheme", "https"),
+                f(":path", "/index.html"),
+                f(":authority", "www.example.com"),
+                f("custom-key", "custom-value")
+            ]
+        );
     });
 }
 
@@ -1307,14 +1546,27 @@ fn rfc7541_c3_requests_share_the_decoding_context() {
 #[test]
 fn rfc7541_c4_huffman_requests() {
     let blocks: [&[u8]; 3] = [
-        &[0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff],
-        &[0x82, 0x86, 0x84, 0xbe, 0x58, 0x86, 0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf],
-        &[0x82, 0x87, 0x85, 0xbf, 0x40, 0x88, 0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xa9, 0x7d, 0x7f, 0x89, 0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xb8, 0xe8, 0xb4, 0xbf],
+        &[
+            0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab,
+            0x90, 0xf4, 0xff,
+        ],
+        &[
+            0x82, 0x86, 0x84, 0xbe, 0x58, 0x86, 0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf,
+        ],
+        &[
+            0x82, 0x87, 0x85, 0xbf, 0x40, 0x88, 0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xa9, 0x7d, 0x7f,
+            0x89, 0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xb8, 0xe8, 0xb4, 0xbf,
+        ],
     ];
     Raw::run(|r| {
         r.handshake();
         for (i, b) in blocks.iter().enumerate() {
-            r.send_bytes(&raw_frame(kind::HEADERS, flags::END_HEADERS | flags::END_STREAM, 1 + 2 * i as u32, b));
+            r.send_bytes(&raw_frame(
+                kind::HEADERS,
+                flags::END_HEADERS | flags::END_STREAM,
+                1 + 2 * i as u32,
+                b,
+            ));
         }
         let got: Vec<_> = r
             .events

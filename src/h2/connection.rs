@@ -12,7 +12,7 @@ use super::budget::Budget;
 use super::config::{Config, ReleaseMode};
 use super::event::{Event, ResetBy};
 use super::flow::{RecvWindow, SendWindow};
-use super::stream::Stream;
+use super::stream::{Input, State, Stream};
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::{
     self, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, GoAway, PrioritySpec,
@@ -218,7 +218,8 @@ impl Connection {
         let extra = conn.config.connection_window - DEFAULT_INITIAL_WINDOW_SIZE;
         if extra > 0 {
             // Raise the connection window at once: SETTINGS cannot (§6.9.2).
-            conn.recv_conn = RecvWindow::new(conn.config.connection_window, conn.config.connection_window);
+            conn.recv_conn =
+                RecvWindow::new(conn.config.connection_window, conn.config.connection_window);
             WindowUpdate {
                 stream_id: StreamId::ZERO,
                 increment: extra,
@@ -238,7 +239,8 @@ impl Connection {
             max_concurrent_streams: Some(c.max_concurrent_streams),
             initial_window_size: (c.initial_window_size != DEFAULT_INITIAL_WINDOW_SIZE)
                 .then_some(c.initial_window_size),
-            max_frame_size: (c.max_frame_size != DEFAULT_MAX_FRAME_SIZE).then_some(c.max_frame_size),
+            max_frame_size: (c.max_frame_size != DEFAULT_MAX_FRAME_SIZE)
+                .then_some(c.max_frame_size),
             max_header_list_size: Some(c.max_header_list_size),
             enable_connect_protocol: None,
         }
@@ -324,10 +326,14 @@ impl Connection {
             Some(Shutdown::AwaitingPing { deadline }) => Some(deadline),
             _ => None,
         };
-        [self.handshake_deadline, self.settings_ack_deadline, shutdown]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.handshake_deadline,
+            self.settings_ack_deadline,
+            shutdown,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires the timers that expired at `now`.
@@ -337,11 +343,17 @@ impl Connection {
             return;
         }
         if self.handshake_deadline.is_some_and(|d| d <= now) {
-            self.fail_timeout("the peer's preface and SETTINGS (RFC 9113 §3.4)", ErrorCode::PROTOCOL_ERROR);
+            self.fail_timeout(
+                "the peer's preface and SETTINGS (RFC 9113 §3.4)",
+                ErrorCode::PROTOCOL_ERROR,
+            );
             return;
         }
         if self.settings_ack_deadline.is_some_and(|d| d <= now) {
-            self.fail_timeout("SETTINGS ACK (RFC 9113 §6.5.3)", ErrorCode::SETTINGS_TIMEOUT);
+            self.fail_timeout(
+                "SETTINGS ACK (RFC 9113 §6.5.3)",
+                ErrorCode::SETTINGS_TIMEOUT,
+            );
             return;
         }
         if let Some(Shutdown::AwaitingPing { deadline }) = self.shutdown
@@ -432,6 +444,7 @@ impl Connection {
         let Some(stream) = self.streams.remove(&id.0) else {
             return;
         };
+        debug_assert!(stream.state == State::Closed || stream.state.next(Input::Reset).is_ok());
         let held = stream.recv_window.unreleased();
         self.recv_conn.release(held);
         self.queue_conn_window_update();
@@ -479,7 +492,12 @@ impl Connection {
     /// A stream error (§5.4.2): RST_STREAM and an event; the connection goes
     /// on. On an idle stream no RST_STREAM may be sent (§6.4), so the error
     /// becomes a connection error with the same code.
-    pub(crate) fn stream_error(&mut self, id: StreamId, code: ErrorCode, reason: &'static str) -> Res {
+    pub(crate) fn stream_error(
+        &mut self,
+        id: StreamId,
+        code: ErrorCode,
+        reason: &'static str,
+    ) -> Res {
         if id.is_zero() || self.is_idle(id) {
             return Err(ConnErr::new(code, reason));
         }

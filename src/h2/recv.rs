@@ -19,7 +19,8 @@ const PROTOCOL: ErrorCode = ErrorCode::PROTOCOL_ERROR;
 impl Connection {
     pub(crate) fn on_frame(&mut self, frame: Frame) -> Res {
         // §3.4: the first frame from the peer is its SETTINGS.
-        if !self.got_peer_settings && !matches!(frame, Frame::Settings(Settings { ack: false, .. })) {
+        if !self.got_peer_settings && !matches!(frame, Frame::Settings(Settings { ack: false, .. }))
+        {
             return Err(ConnErr::new(
                 PROTOCOL,
                 "the connection preface must start with a SETTINGS frame (RFC 9113 §3.4)",
@@ -84,7 +85,10 @@ impl Connection {
             self.recv_conn.release(u64::from(f.flow_len));
             self.queue_conn_window_update();
             if self.is_idle(id) {
-                return Err(ConnErr::new(PROTOCOL, "DATA on an idle stream (RFC 9113 §5.1)"));
+                return Err(ConnErr::new(
+                    PROTOCOL,
+                    "DATA on an idle stream (RFC 9113 §5.1)",
+                ));
             }
             if self.ignores_frames_on(id) {
                 return Ok(());
@@ -124,9 +128,8 @@ impl Connection {
         }
         stream.data_received += f.payload.len() as u64;
         if let Some(expected) = stream.content_length {
-            let short_at_end = f.end_stream
-                && stream.data_received < expected
-                && self.role == Role::Server;
+            let short_at_end =
+                f.end_stream && stream.data_received < expected && self.role == Role::Server;
             if stream.data_received > expected || short_at_end {
                 return self.stream_error(
                     id,
@@ -161,7 +164,11 @@ impl Connection {
 
     /// A stream whose remote side just ended: drop it if our side is done too.
     fn finish_if_sent(&mut self, id: StreamId) {
-        if self.streams.get(&id.0).is_some_and(|s| s.state == State::Closed) {
+        if self
+            .streams
+            .get(&id.0)
+            .is_some_and(|s| s.state == State::Closed)
+        {
             self.remove_stream(id, false);
         }
     }
@@ -238,7 +245,13 @@ impl Connection {
         let Some(p) = self.pending_block.take() else {
             return Ok(());
         };
-        self.on_header_block(p.stream_id, p.buf.freeze(), p.end_stream, p.priority, p.push)
+        self.on_header_block(
+            p.stream_id,
+            p.buf.freeze(),
+            p.end_stream,
+            p.priority,
+            p.push,
+        )
     }
 
     /// A complete header block. It is always decoded first, whatever happens
@@ -421,7 +434,9 @@ impl Connection {
                     return self.stream_error(id, e.code, e.reason);
                 }
                 if role == Role::Server
-                    && stream.content_length.is_some_and(|n| n != stream.data_received)
+                    && stream
+                        .content_length
+                        .is_some_and(|n| n != stream.data_received)
                 {
                     return self.stream_error(
                         id,
@@ -467,7 +482,10 @@ impl Connection {
     fn on_rst_stream(&mut self, f: RstStream) -> Res {
         let id = f.stream_id;
         if self.is_idle(id) {
-            return Err(ConnErr::new(PROTOCOL, "RST_STREAM on an idle stream (RFC 9113 §6.4)"));
+            return Err(ConnErr::new(
+                PROTOCOL,
+                "RST_STREAM on an idle stream (RFC 9113 §6.4)",
+            ));
         }
         if !self.streams.contains_key(&id.0) {
             // Closed: ignored (§5.1).
@@ -654,7 +672,10 @@ impl Connection {
             return Ok(());
         }
         if self.is_idle(id) {
-            return Err(ConnErr::new(PROTOCOL, "WINDOW_UPDATE on an idle stream (RFC 9113 §5.1)"));
+            return Err(ConnErr::new(
+                PROTOCOL,
+                "WINDOW_UPDATE on an idle stream (RFC 9113 §5.1)",
+            ));
         }
         let Some(stream) = self.streams.get_mut(&id.0) else {
             return Ok(()); // closed: ignored (§5.1)

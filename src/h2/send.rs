@@ -10,8 +10,7 @@ use super::event::{Event, SendError, Transmit};
 use super::stream::{Input, State, Stream};
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::{
-    Data, FRAME_HEADER_LEN, FrameHeader, GoAway, Ping, RstStream, StreamId, flags,
-    kind,
+    Data, FRAME_HEADER_LEN, FrameHeader, GoAway, Ping, RstStream, StreamId, flags, kind,
 };
 use crate::hpack::Field;
 
@@ -42,7 +41,11 @@ impl Connection {
 
     /// Client: opens a stream with its request headers (§5.1 idle → open).
     /// `end_stream` makes it half-closed (local) at once.
-    pub fn open_stream(&mut self, fields: &[Field], end_stream: bool) -> Result<StreamId, SendError> {
+    pub fn open_stream(
+        &mut self,
+        fields: &[Field],
+        end_stream: bool,
+    ) -> Result<StreamId, SendError> {
         self.check_open()?;
         if self.role != Role::Client {
             return Err(SendError::WrongRole);
@@ -76,10 +79,18 @@ impl Connection {
     /// Sends a header block on a live stream: the response headers (server),
     /// or trailers, which end the stream (`end_stream` must then be true).
     /// Trailers wait behind the data already queued.
-    pub fn send_headers(&mut self, id: StreamId, fields: &[Field], end_stream: bool) -> Result<(), SendError> {
+    pub fn send_headers(
+        &mut self,
+        id: StreamId,
+        fields: &[Field],
+        end_stream: bool,
+    ) -> Result<(), SendError> {
         self.check_open()?;
         self.check_header_list(fields)?;
-        let stream = self.streams.get_mut(&id.0).ok_or(SendError::UnknownStream)?;
+        let stream = self
+            .streams
+            .get_mut(&id.0)
+            .ok_or(SendError::UnknownStream)?;
         if !stream.state.can_send() || stream.end_queued {
             return Err(SendError::InvalidState);
         }
@@ -110,10 +121,18 @@ impl Connection {
     /// `end_stream` ends our side once the data is sent. Answers
     /// [`SendError::Blocked`] while the stream's buffer is full; an
     /// [`Event::Writable`] follows when it drains.
-    pub fn send_data(&mut self, id: StreamId, data: Bytes, end_stream: bool) -> Result<(), SendError> {
+    pub fn send_data(
+        &mut self,
+        id: StreamId,
+        data: Bytes,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
         self.check_open()?;
         let limit = self.config.max_send_buffer;
-        let stream = self.streams.get_mut(&id.0).ok_or(SendError::UnknownStream)?;
+        let stream = self
+            .streams
+            .get_mut(&id.0)
+            .ok_or(SendError::UnknownStream)?;
         if !stream.state.can_send() || stream.end_queued || !stream.headers_sent {
             return Err(SendError::InvalidState);
         }
@@ -170,7 +189,11 @@ impl Connection {
             return Err(SendError::TooManyPings);
         }
         self.pings_in_flight += 1;
-        Ping { ack: false, payload }.encode(&mut self.out);
+        Ping {
+            ack: false,
+            payload,
+        }
+        .encode(&mut self.out);
         Ok(())
     }
 
@@ -259,7 +282,10 @@ impl Connection {
             return;
         };
         stream.end_queued = true;
-        stream.state = stream.state.next(Input::Send { end: true }).unwrap_or(State::Closed);
+        stream.state = stream
+            .state
+            .next(Input::Send { end: true })
+            .unwrap_or(State::Closed);
         if stream.state == State::Closed {
             self.remove_stream(id, false);
         }

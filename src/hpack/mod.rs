@@ -1,9 +1,9 @@
 //! Header blocks (RFC 7541) over `httlib-hpack`, behind a validating pre-pass.
 //!
 //! * [`Decoder`] parses each representation with its own guard
-//!   ([`guard`]: integers §5.1, strings and Huffman §5.2, indices §2.3.3,
+//!   (`guard.rs`: integers §5.1, strings and Huffman §5.2, indices §2.3.3,
 //!   size updates §4.2/§6.3) against a size-only mirror of the dynamic table
-//!   ([`table`]), and only then hands exactly that representation to
+//!   (`table.rs`), and only then hands exactly that representation to
 //!   `httlib-hpack`, so nothing it can panic on ever reaches it.
 //! * [`Encoder`] drives `httlib-hpack`'s encoder and signals table size
 //!   changes (§4.2).

@@ -21,7 +21,10 @@ use grpc_sansio::h2::{Config, Connection, Event, Role};
 use grpc_sansio::hpack::{self, Field};
 
 pub fn f(name: &str, value: &str) -> Field {
-    Field::new(Bytes::copy_from_slice(name.as_bytes()), Bytes::copy_from_slice(value.as_bytes()))
+    Field::new(
+        Bytes::copy_from_slice(name.as_bytes()),
+        Bytes::copy_from_slice(value.as_bytes()),
+    )
 }
 
 /// A valid GET request.
@@ -130,7 +133,10 @@ impl Raw {
             self.send_bytes(frame::PREFACE);
         }
         self.send(Frame::Settings(Settings::default()));
-        self.send(Frame::Settings(Settings { ack: true, ..Settings::default() }));
+        self.send(Frame::Settings(Settings {
+            ack: true,
+            ..Settings::default()
+        }));
         self.sent.clear();
         self.events.retain(|e| !matches!(e, Event::PeerSettings(_)));
     }
@@ -225,14 +231,21 @@ impl Raw {
             Frame::GoAway(g) => Some(g.code),
             _ => None,
         });
-        assert_eq!(found, Some(code), "expected GOAWAY {code:?}; sent {:?}", self.sent);
+        assert_eq!(
+            found,
+            Some(code),
+            "expected GOAWAY {code:?}; sent {:?}",
+            self.sent
+        );
         assert!(self.conn.is_closed(), "GOAWAY for an error must close");
         match &self.result {
             Err(e) => assert_eq!(e.code(), code),
             Ok(()) => panic!("recv did not report the connection error"),
         }
         assert!(
-            self.events.iter().any(|e| matches!(e, Event::Closed { error: Some(_) })),
+            self.events
+                .iter()
+                .any(|e| matches!(e, Event::Closed { error: Some(_) })),
             "no Closed event"
         );
     }
@@ -245,7 +258,12 @@ impl Raw {
             Frame::RstStream(r) if r.stream_id == StreamId(id) => Some(r.code),
             _ => None,
         });
-        assert_eq!(found, Some(code), "expected RST_STREAM {code:?} on {id}; sent {:?}", self.sent);
+        assert_eq!(
+            found,
+            Some(code),
+            "expected RST_STREAM {code:?} on {id}; sent {:?}",
+            self.sent
+        );
         self.expect_alive();
     }
 
@@ -264,7 +282,11 @@ impl Raw {
     #[track_caller]
     pub fn expect_silence(&mut self) {
         self.collect();
-        assert!(self.sent.is_empty(), "expected nothing sent, got {:?}", self.sent);
+        assert!(
+            self.sent.is_empty(),
+            "expected nothing sent, got {:?}",
+            self.sent
+        );
         self.expect_alive();
     }
 
@@ -298,23 +320,40 @@ pub fn data(id: u32, payload: &[u8], end_stream: bool) -> Frame {
 }
 
 pub fn rst(id: u32, code: ErrorCode) -> Frame {
-    Frame::RstStream(RstStream { stream_id: StreamId(id), code })
+    Frame::RstStream(RstStream {
+        stream_id: StreamId(id),
+        code,
+    })
 }
 
 pub fn window_update(id: u32, increment: u32) -> Frame {
-    Frame::WindowUpdate(WindowUpdate { stream_id: StreamId(id), increment })
+    Frame::WindowUpdate(WindowUpdate {
+        stream_id: StreamId(id),
+        increment,
+    })
 }
 
 pub fn ping(payload: [u8; 8]) -> Frame {
-    Frame::Ping(Ping { ack: false, payload })
+    Frame::Ping(Ping {
+        ack: false,
+        payload,
+    })
 }
 
 pub fn goaway(last: u32, code: ErrorCode) -> Frame {
-    Frame::GoAway(GoAway { last_stream_id: StreamId(last), code, debug_data: Bytes::new() })
+    Frame::GoAway(GoAway {
+        last_stream_id: StreamId(last),
+        code,
+        debug_data: Bytes::new(),
+    })
 }
 
 pub fn continuation(id: u32, fragment: Bytes, end_headers: bool) -> Frame {
-    Frame::Continuation(Continuation { stream_id: StreamId(id), fragment, end_headers })
+    Frame::Continuation(Continuation {
+        stream_id: StreamId(id),
+        fragment,
+        end_headers,
+    })
 }
 
 /// Raw frame bytes: a header with any length, type, flags and stream, and a
