@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod grpc;
 pub mod h2;
 pub mod hpack;
 
