@@ -7,14 +7,19 @@
 //! * [`timeout`] — `grpc-timeout` parsing and formatting;
 //! * [`framing`] — length-prefixed messages (`Compressed-Flag`,
 //!   `Message-Length`, `Message`) and a streaming, zero-copy [`Deframer`];
+//! * [`metadata`] — [`Metadata`], custom metadata with ASCII and binary
+//!   (`-bin`, base64) entries and the reserved names kept out of it.
 //!
 //! Every function here is pure: no I/O, no clock. Anything a peer sends is
 //! validated and turned into an error value, never a panic.
 
+mod base64;
 pub mod framing;
+pub mod metadata;
 pub mod status;
 pub mod timeout;
 
 pub use framing::{DeframeError, Deframer, Message};
+pub use metadata::{Metadata, MetadataError, MetadataValue};
 pub use status::{Code, Status};
 pub use timeout::TimeoutError;
