@@ -10,7 +10,8 @@
 //!
 //! [`Metadata`] is an ordered multimap. Binary values are held decoded;
 //! on the wire they are base64 with the standard alphabet, sent unpadded,
-//! accepted padded or not, and split on `,` before decoding (the spec
+//! accepted padded or not, and split on `,` (spaces around each part
+//! trimmed) before decoding (the spec
 //! allows duplicates to be joined with `,`).
 //!
 //! # Reserved names
