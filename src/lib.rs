@@ -8,10 +8,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod error;
 pub mod frame;
 pub mod grpc;
 pub mod h2;
 pub mod hpack;
+pub mod server;
 
 pub use error::{ConnectionError, ErrorCode, StreamError};

@@ -1582,3 +1582,23 @@ fn rfc7541_c4_huffman_requests() {
         assert_eq!(got[2][4], f("custom-key", "custom-value"));
     });
 }
+
+/// Fuzz finding (client_connection): a GOAWAY that refused streams closed
+/// the connection before its own GoAway event, so an event followed Closed.
+#[test]
+fn regression_goaway_event_comes_before_closed() {
+    let input: &[u8] = &[
+        0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, // SETTINGS
+        0x00, 0x00, 0x08, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, // GOAWAY(0, NO_ERROR)
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    Raw::run_client(|r| {
+        let _ = r.conn.open_stream(&get("/a"), true).unwrap();
+        r.send_bytes(input);
+        let evs: Vec<_> = r.events.drain(..).filter(|e| !matches!(e, Event::PeerSettings(_))).collect();
+        assert!(matches!(evs[0], Event::Reset { code: ErrorCode::REFUSED_STREAM, .. }), "{evs:?}");
+        assert!(matches!(evs[1], Event::GoAway { .. }), "{evs:?}");
+        assert_eq!(evs[2], Event::Closed { error: None });
+        assert_eq!(evs.len(), 3);
+    });
+}

@@ -14,11 +14,14 @@
 //! validated and turned into an error value, never a panic.
 
 mod base64;
+pub(crate) mod call;
+pub mod compression;
 pub mod framing;
 pub mod metadata;
 pub mod status;
 pub mod timeout;
 
+pub use call::CallId;
 pub use framing::{DeframeError, Deframer, Message};
 pub use metadata::{Metadata, MetadataError, MetadataValue};
 pub use status::{Code, Status};

@@ -620,9 +620,9 @@ impl Connection {
                 "GOAWAY raised its last stream identifier (RFC 9113 §6.8)",
             ));
         }
-        self.goaway_received = Some(f.last_stream_id);
         // Our streams above last_stream_id were never processed: refused,
-        // safe to retry (§6.8, §8.7).
+        // safe to retry (§6.8, §8.7). `goaway_received` is set only after
+        // them, so that `Closed` (if nothing is left) comes last.
         let refused: Vec<u32> = self
             .streams
             .range(f.last_stream_id.0 + 1..)
@@ -642,6 +642,7 @@ impl Connection {
             code: f.code,
             debug_data: f.debug_data.clone(),
         });
+        self.goaway_received = Some(f.last_stream_id);
         if f.code != ErrorCode::NO_ERROR {
             let error = crate::error::ConnectionError::Remote {
                 code: f.code,

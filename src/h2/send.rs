@@ -127,6 +127,17 @@ impl Connection {
         data: Bytes,
         end_stream: bool,
     ) -> Result<(), SendError> {
+        self.send_data_parts(id, [data], end_stream)
+    }
+
+    /// Like [`send_data`](Self::send_data) with several pieces queued at
+    /// once, all or none (e.g. a message prefix and its payload).
+    pub fn send_data_parts(
+        &mut self,
+        id: StreamId,
+        parts: impl IntoIterator<Item = Bytes>,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
         self.check_open()?;
         let limit = self.config.max_send_buffer;
         let stream = self
@@ -140,11 +151,13 @@ impl Connection {
             stream.blocked = true;
             return Err(SendError::Blocked);
         }
-        let n = data.len();
-        if n > 0 {
-            stream.send_queue.push_back(data);
-            stream.queued_bytes += n;
-            self.queued_data += n;
+        for data in parts {
+            let n = data.len();
+            if n > 0 {
+                stream.send_queue.push_back(data);
+                stream.queued_bytes += n;
+                self.queued_data += n;
+            }
         }
         stream.end_queued = end_stream;
         self.schedule(id);

@@ -1,0 +1,658 @@
+//! The gRPC client endpoint: calls over one HTTP/2 connection
+//! (grpc/grpc `doc/PROTOCOL-HTTP2.md`).
+//!
+//! Every call started with [`Connection::start_call`] ends with exactly one
+//! [`Event::Status`], whatever happens: a normal end, a Trailers-Only
+//! response, a reset, a deadline, a GOAWAY or the connection's end.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::error::{ConnectionError, ErrorCode};
+use crate::frame::StreamId;
+use crate::grpc::call::{self, CallId, Inbound};
+use crate::grpc::compression::{self, Encoding};
+use crate::grpc::{Code, Metadata, Status, timeout};
+use crate::h2::{self, HeadersKind, ResetBy, SendError};
+use crate::hpack::Field;
+
+/// Client configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The HTTP/2 settings and limits.
+    pub h2: h2::Config,
+    /// `:authority` of every request (host and port of the server).
+    /// Default `localhost`.
+    pub authority: String,
+    /// `:scheme`: `http` (default) or `https` when the adapter adds TLS.
+    pub scheme: &'static str,
+    /// `user-agent`. Default `grpc-rust-sansio/<version>`.
+    pub user_agent: String,
+    /// Largest message accepted (after decompression). Default 4 MiB;
+    /// larger ones end the call with RESOURCE_EXHAUSTED.
+    pub max_receive_message_size: usize,
+    /// Calls waiting for a stream because the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS is reached. Default 1000; past it
+    /// `start_call` fails with RESOURCE_EXHAUSTED.
+    pub max_queued_calls: usize,
+    /// Messages (and their bytes) a queued call may buffer before it has a
+    /// stream. Default 1 MiB per call.
+    pub max_queued_call_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            h2: h2::Config::default(),
+            authority: "localhost".into(),
+            scheme: "http",
+            user_agent: concat!("grpc-rust-sansio/", env!("CARGO_PKG_VERSION")).into(),
+            max_receive_message_size: 4 << 20,
+            max_queued_calls: 1000,
+            max_queued_call_bytes: 1 << 20,
+        }
+    }
+}
+
+/// What a call asks for: method path, metadata, deadline, encoding.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `/package.Service/Method`.
+    pub path: String,
+    /// Custom metadata sent with the request headers.
+    pub metadata: Metadata,
+    /// When the call must be over; sent as `grpc-timeout`.
+    pub deadline: Option<Instant>,
+    /// How request messages are compressed (must be supported here).
+    pub encoding: Encoding,
+}
+
+impl Request {
+    /// A request for `path` with no metadata, deadline or compression.
+    pub fn new(path: impl Into<String>) -> Request {
+        Request {
+            path: path.into(),
+            metadata: Metadata::new(),
+            deadline: None,
+            encoding: Encoding::Identity,
+        }
+    }
+}
+
+/// What happened to a call or the connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The response headers (initial metadata) of a call.
+    Headers {
+        /// The call.
+        call: CallId,
+        /// Custom metadata from the response headers.
+        metadata: Metadata,
+    },
+    /// A response message.
+    Message {
+        /// The call.
+        call: CallId,
+        /// The message, decompressed.
+        data: Bytes,
+    },
+    /// The call is over: exactly one per call, always the last of its events.
+    Status {
+        /// The call.
+        call: CallId,
+        /// Its status.
+        status: Status,
+        /// Trailing metadata.
+        trailers: Metadata,
+    },
+    /// A call whose send buffer was full can take messages again.
+    Writable {
+        /// The call.
+        call: CallId,
+    },
+    /// The server sent GOAWAY: no new call will be accepted on this
+    /// connection; calls it did not admit end with UNAVAILABLE.
+    GoAway {
+        /// The server's code.
+        code: ErrorCode,
+    },
+    /// The connection is over (after every call's status).
+    Closed {
+        /// Why, if not cleanly.
+        error: Option<ConnectionError>,
+    },
+}
+
+/// Why a call command was not carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No such call, or it already ended.
+    UnknownCall,
+    /// The call already half-closed.
+    HalfClosed,
+    /// The call's send buffer is full: wait for [`Event::Writable`].
+    Blocked,
+}
+
+#[derive(Debug)]
+struct Call {
+    stream: Option<StreamId>,
+    request: Option<Request>,
+    deadline: Option<Instant>,
+    inbound: Inbound,
+    encoding: Encoding,
+    /// Messages waiting for the stream (queued calls only).
+    pending: VecDeque<(Bytes, Bytes)>,
+    pending_bytes: usize,
+    half_closed: bool,
+    got_headers: bool,
+}
+
+/// A gRPC client connection, without I/O. Drive it like
+/// [`h2::Connection`]: `recv`, `poll_event`, `poll_transmit`,
+/// `poll_timeout`, `handle_timeout`.
+#[derive(Debug)]
+pub struct Connection {
+    h2: h2::Connection,
+    config: Config,
+    now: Instant,
+    next_call: u64,
+    calls: BTreeMap<CallId, Call>,
+    by_stream: BTreeMap<StreamId, CallId>,
+    queued: VecDeque<CallId>,
+    deadlines: BTreeSet<(Instant, CallId)>,
+    events: VecDeque<Event>,
+    closed: bool,
+}
+
+impl Connection {
+    /// A new client connection; the preface and SETTINGS are queued.
+    pub fn new(config: Config, now: Instant) -> Connection {
+        let h2 = h2::Connection::new(h2::Role::Client, config.h2.clone(), now);
+        Connection {
+            h2,
+            config,
+            now,
+            next_call: 0,
+            calls: BTreeMap::new(),
+            by_stream: BTreeMap::new(),
+            queued: VecDeque::new(),
+            deadlines: BTreeSet::new(),
+            events: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    /// Starts a call. It gets a stream at once, or waits in a bounded queue
+    /// while the server's concurrency limit is reached. A call that cannot
+    /// start fails here with its status (UNAVAILABLE when the connection is
+    /// going away, RESOURCE_EXHAUSTED when the queue is full, INTERNAL for a
+    /// bad path or encoding).
+    pub fn start_call(&mut self, request: Request, now: Instant) -> Result<CallId, Status> {
+        self.now = now;
+        if self.closed {
+            return Err(Status::unavailable("connection closed"));
+        }
+        if !request.path.starts_with('/') {
+            return Err(Status::internal("method path must start with '/'"));
+        }
+        if !request.encoding.is_supported() {
+            return Err(Status::internal(format!(
+                "encoding {} not supported here",
+                request.encoding.name()
+            )));
+        }
+        if self.queued.len() >= self.config.max_queued_calls {
+            return Err(Status::resource_exhausted("too many calls waiting for a stream"));
+        }
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        let deadline = request.deadline;
+        let call = Call {
+            stream: None,
+            encoding: request.encoding,
+            request: Some(request),
+            deadline,
+            inbound: Inbound::new(self.config.max_receive_message_size),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            half_closed: false,
+            got_headers: false,
+        };
+        self.calls.insert(id, call);
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
+        self.queued.push_back(id);
+        self.open_queued();
+        if let Some(status) = self.take_failed_start(id) {
+            return Err(status);
+        }
+        Ok(id)
+    }
+
+    /// A start that failed synchronously leaves its status as the last event.
+    fn take_failed_start(&mut self, id: CallId) -> Option<Status> {
+        if self.calls.contains_key(&id) {
+            return None;
+        }
+        match self.events.back() {
+            Some(Event::Status { call, .. }) if *call == id => match self.events.pop_back() {
+                Some(Event::Status { status, .. }) => Some(status),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Gives queued calls a stream while the server allows.
+    fn open_queued(&mut self) {
+        while let Some(&id) = self.queued.front() {
+            let Some(call) = self.calls.get_mut(&id) else {
+                self.queued.pop_front();
+                continue;
+            };
+            let Some(request) = call.request.as_ref() else {
+                self.queued.pop_front();
+                continue;
+            };
+            if call.deadline.is_some_and(|d| d <= self.now) {
+                self.queued.pop_front();
+                self.finish(id, Status::deadline_exceeded("deadline passed before the call started"), Metadata::new());
+                continue;
+            }
+            let fields = request_fields(&self.config, request, self.now);
+            let end = call.half_closed && call.pending.is_empty();
+            match self.h2.open_stream(&fields, end) {
+                Ok(stream) => {
+                    self.queued.pop_front();
+                    call.stream = Some(stream);
+                    call.request = None;
+                    self.by_stream.insert(stream, id);
+                    let pending: Vec<_> = call.pending.drain(..).collect();
+                    call.pending_bytes = 0;
+                    let n = pending.len();
+                    let half = call.half_closed;
+                    for (i, (head, body)) in pending.into_iter().enumerate() {
+                        let last = half && i + 1 == n;
+                        // The send buffer was sized for this: a refusal here
+                        // only delays, it cannot lose data.
+                        let _ = self.h2.send_data_parts(stream, [head, body], last);
+                    }
+                }
+                Err(SendError::StreamLimit) => return,
+                Err(SendError::InvalidHeaders) => {
+                    self.queued.pop_front();
+                    self.finish(id, Status::internal("request headers exceed the server's header list limit"), Metadata::new());
+                }
+                Err(SendError::GoingAway | SendError::StreamIdsExhausted) => {
+                    self.queued.pop_front();
+                    self.finish(id, Status::unavailable("connection is going away"), Metadata::new());
+                }
+                Err(_) => {
+                    self.queued.pop_front();
+                    self.finish(id, Status::unavailable("connection closed"), Metadata::new());
+                }
+            }
+        }
+    }
+
+    /// Sends one request message.
+    pub fn send_message(&mut self, id: CallId, data: Bytes) -> Result<(), CallError> {
+        let limit = self.config.max_queued_call_bytes;
+        let call = self.calls.get_mut(&id).ok_or(CallError::UnknownCall)?;
+        if call.half_closed {
+            return Err(CallError::HalfClosed);
+        }
+        let (head, body) = match call::frame_message(data, call.encoding) {
+            Ok(parts) => parts,
+            Err(status) => {
+                self.cancel_with(id, status);
+                return Ok(());
+            }
+        };
+        match call.stream {
+            None => {
+                if call.pending_bytes >= limit {
+                    return Err(CallError::Blocked);
+                }
+                call.pending_bytes += head.len() + body.len();
+                call.pending.push_back((head, body));
+                Ok(())
+            }
+            Some(stream) => match self.h2.send_data_parts(stream, [head, body], false) {
+                Ok(()) => Ok(()),
+                Err(SendError::Blocked) => Err(CallError::Blocked),
+                // The stream ended under us; its status event is coming.
+                Err(_) => Ok(()),
+            },
+        }
+    }
+
+    /// Half-closes: no more request messages.
+    pub fn half_close(&mut self, id: CallId) -> Result<(), CallError> {
+        let call = self.calls.get_mut(&id).ok_or(CallError::UnknownCall)?;
+        if call.half_closed {
+            return Err(CallError::HalfClosed);
+        }
+        call.half_closed = true;
+        if let Some(stream) = call.stream {
+            let _ = self.h2.send_data(stream, Bytes::new(), true);
+        }
+        Ok(())
+    }
+
+    /// Cancels the call (RST_STREAM CANCEL); its status is CANCELLED.
+    pub fn cancel(&mut self, id: CallId) -> Result<(), CallError> {
+        if !self.calls.contains_key(&id) {
+            return Err(CallError::UnknownCall);
+        }
+        self.cancel_with(id, Status::cancelled("cancelled by the client"));
+        Ok(())
+    }
+
+    fn cancel_with(&mut self, id: CallId, status: Status) {
+        if let Some(stream) = self.calls.get(&id).and_then(|c| c.stream) {
+            let _ = self.h2.reset_stream(stream, ErrorCode::CANCEL);
+        }
+        self.finish(id, status, Metadata::new());
+    }
+
+    /// Ends a call with its one status event and forgets it.
+    fn finish(&mut self, id: CallId, status: Status, trailers: Metadata) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        if let Some(stream) = call.stream {
+            self.by_stream.remove(&stream);
+        }
+        if let Some(d) = call.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        self.events.push_back(Event::Status {
+            call: id,
+            status,
+            trailers,
+        });
+    }
+
+    /// Starts a graceful shutdown: GOAWAY, running calls finish.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.shutdown(now);
+    }
+
+    // ------------------------------------------------------------------
+    // Driving
+    // ------------------------------------------------------------------
+
+    /// Feeds received bytes.
+    pub fn recv(&mut self, data: Bytes, now: Instant) -> Result<(), ConnectionError> {
+        self.now = now;
+        let r = self.h2.recv(data, now);
+        self.pump();
+        r
+    }
+
+    /// The transport ended.
+    pub fn recv_eof(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.recv_eof(now);
+        self.pump();
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.pump();
+        }
+        self.events.pop_front()
+    }
+
+    /// The next bytes to write.
+    pub fn poll_transmit(&mut self) -> Option<h2::Transmit> {
+        self.h2.poll_transmit()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let first = self.deadlines.first().map(|(d, _)| *d);
+        [self.h2.poll_timeout(), first].into_iter().flatten().min()
+    }
+
+    /// Fires expired timers: connection timers and call deadlines
+    /// (DEADLINE_EXCEEDED, RST_STREAM CANCEL).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.handle_timeout(now);
+        while let Some(&(d, id)) = self.deadlines.first() {
+            if d > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.queued.retain(|q| *q != id);
+            self.cancel_with(id, Status::deadline_exceeded("deadline exceeded"));
+        }
+        self.open_queued();
+        self.pump();
+    }
+
+    /// Whether the connection is over.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Calls started and not yet ended.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Bytes held by the connection and its calls (see
+    /// [`h2::Connection::held_bytes`]), partial messages included.
+    pub fn held_bytes(&self) -> usize {
+        self.h2.held_bytes()
+            + self
+                .calls
+                .values()
+                .map(|c| c.inbound.buffered_len() + c.pending_bytes)
+                .sum::<usize>()
+    }
+
+    /// The HTTP/2 connection underneath (for PINGs and statistics).
+    pub fn h2(&mut self) -> &mut h2::Connection {
+        &mut self.h2
+    }
+
+    /// Translates HTTP/2 events into call events.
+    fn pump(&mut self) {
+        while let Some(ev) = self.h2.poll_event() {
+            self.on_h2_event(ev);
+        }
+        self.open_queued();
+    }
+
+    fn on_h2_event(&mut self, ev: h2::Event) {
+        match ev {
+            h2::Event::Headers {
+                stream_id,
+                kind,
+                fields,
+                end_stream,
+            } => {
+                let Some(&id) = self.by_stream.get(&stream_id) else {
+                    return;
+                };
+                match kind {
+                    HeadersKind::Informational { .. } => {}
+                    HeadersKind::Response { status } => self.on_response(id, status, &fields, end_stream),
+                    HeadersKind::Trailers => self.on_trailers(id, &fields),
+                    HeadersKind::Request => {}
+                }
+            }
+            h2::Event::Data {
+                stream_id,
+                data,
+                end_stream,
+            } => {
+                let Some(&id) = self.by_stream.get(&stream_id) else {
+                    return;
+                };
+                self.on_data(id, data, end_stream);
+            }
+            h2::Event::Reset {
+                stream_id, code, by, ..
+            } => {
+                let Some(&id) = self.by_stream.get(&stream_id) else {
+                    return;
+                };
+                let status = match by {
+                    ResetBy::Remote => Status::new(
+                        Code::from_h2_reset(code),
+                        format!("stream reset by the server with {code:?}"),
+                    ),
+                    ResetBy::Local { reason } => Status::internal(format!("server broke HTTP/2: {reason}")),
+                };
+                self.finish(id, status, Metadata::new());
+            }
+            h2::Event::Writable { stream_id } => {
+                if let Some(&call) = self.by_stream.get(&stream_id) {
+                    self.events.push_back(Event::Writable { call });
+                }
+            }
+            h2::Event::GoAway { code, .. } => {
+                // Queued calls will never get a stream here.
+                let queued: Vec<_> = self.queued.drain(..).collect();
+                for id in queued {
+                    self.finish(id, Status::unavailable("connection going away (GOAWAY)"), Metadata::new());
+                }
+                self.events.push_back(Event::GoAway { code });
+            }
+            h2::Event::Closed { error } => {
+                let ids: Vec<_> = self.calls.keys().copied().collect();
+                let reason = match &error {
+                    Some(e) => format!("connection closed: {e}"),
+                    None => "connection closed".to_string(),
+                };
+                for id in ids {
+                    self.finish(id, Status::unavailable(reason.clone()), Metadata::new());
+                }
+                self.queued.clear();
+                self.closed = true;
+                self.events.push_back(Event::Closed { error });
+            }
+            h2::Event::PeerSettings(_) | h2::Event::PingAck { .. } => {}
+        }
+    }
+
+    fn on_response(&mut self, id: CallId, http_status: u16, fields: &[Field], end_stream: bool) {
+        let content_type_ok = call::field(fields, b"content-type").is_some_and(|v| call::is_grpc_content_type(v));
+        if http_status != 200 || !content_type_ok {
+            // http-grpc-status-mapping.md: a grpc-status wins; otherwise the
+            // HTTP status says what happened.
+            let status = if call::field(fields, b"grpc-status").is_some() {
+                call::status_from_fields(fields)
+            } else if http_status != 200 {
+                Status::from_http_status(http_status)
+            } else {
+                Status::unknown("response content-type is not application/grpc")
+            };
+            self.cancel_with(id, status);
+            return;
+        }
+        let metadata = Metadata::from_fields(fields);
+        if end_stream {
+            // Trailers-Only.
+            let status = call::status_from_fields(fields);
+            self.finish(id, status, metadata.unwrap_or_default());
+            return;
+        }
+        let Ok(metadata) = metadata else {
+            self.cancel_with(id, Status::internal("malformed response metadata"));
+            return;
+        };
+        if let Some(enc) = call::field(fields, b"grpc-encoding") {
+            match Encoding::from_name(enc) {
+                Some(e) if e.is_supported() => {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.inbound.encoding = e;
+                    }
+                }
+                _ => {
+                    self.cancel_with(id, Status::internal("response uses an unsupported grpc-encoding"));
+                    return;
+                }
+            }
+        }
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.got_headers = true;
+        }
+        self.events.push_back(Event::Headers { call: id, metadata });
+    }
+
+    fn on_data(&mut self, id: CallId, data: Bytes, end_stream: bool) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.inbound.push(data);
+        loop {
+            match call.inbound.next_message() {
+                Ok(Some(m)) => self.events.push_back(Event::Message { call: id, data: m }),
+                Ok(None) => break,
+                Err(status) => {
+                    self.cancel_with(id, status);
+                    return;
+                }
+            }
+        }
+        if end_stream {
+            // PROTOCOL-HTTP2.md: a response always ends with trailers.
+            self.cancel_with(id, Status::internal("server ended the stream without trailers"));
+        }
+    }
+
+    fn on_trailers(&mut self, id: CallId, fields: &[Field]) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        if let Err(status) = call.inbound.finish() {
+            self.finish(id, status, Metadata::new());
+            return;
+        }
+        let status = call::status_from_fields(fields);
+        let trailers = Metadata::from_fields(fields).unwrap_or_default();
+        // Our side may still be open (the server ended first): free it.
+        if let Some(stream) = call.stream
+            && !call.half_closed
+        {
+            let _ = self.h2.reset_stream(stream, ErrorCode::CANCEL);
+        }
+        self.finish(id, status, trailers);
+    }
+}
+
+/// The request header block (PROTOCOL-HTTP2.md, Requests).
+fn request_fields(config: &Config, request: &Request, now: Instant) -> Vec<Field> {
+    let mut f = Vec::with_capacity(10 + request.metadata.len());
+    f.push(Field::new(&b":method"[..], &b"POST"[..]));
+    f.push(Field::new(&b":scheme"[..], Bytes::from_static(config.scheme.as_bytes())));
+    f.push(Field::new(&b":path"[..], Bytes::from(request.path.clone())));
+    f.push(Field::new(&b":authority"[..], Bytes::from(config.authority.clone())));
+    f.push(Field::new(&b"te"[..], &b"trailers"[..]));
+    f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+    f.push(Field::new(&b"user-agent"[..], Bytes::from(config.user_agent.clone())));
+    f.push(Field::new(
+        &b"grpc-accept-encoding"[..],
+        Bytes::from_static(compression::accept_encoding_value().as_bytes()),
+    ));
+    if request.encoding != Encoding::Identity {
+        f.push(Field::new(&b"grpc-encoding"[..], Bytes::from_static(request.encoding.name().as_bytes())));
+    }
+    if let Some(deadline) = request.deadline {
+        let left = deadline.saturating_duration_since(now);
+        f.push(Field::new(&b"grpc-timeout"[..], Bytes::copy_from_slice(&timeout::format(left))));
+    }
+    f.extend(request.metadata.to_fields());
+    f
+}

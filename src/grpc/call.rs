@@ -1,0 +1,193 @@
+//! What client and server calls share: call ids, receiving messages
+//! (deframing and decompression), framing messages to send, and the header
+//! blocks of PROTOCOL-HTTP2.md (request, response, trailers, Trailers-Only).
+
+use bytes::Bytes;
+
+use super::compression::{self, Encoding};
+use super::framing::{self, Deframer};
+use super::metadata::Metadata;
+use super::status::{Code, Status};
+use crate::hpack::Field;
+
+/// Names one call on a connection. Copyable; never reused on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// The `content-type` of gRPC over protobuf.
+pub(crate) const CONTENT_TYPE: &[u8] = b"application/grpc";
+
+/// Whether a `content-type` value is gRPC: `application/grpc` alone or
+/// followed by `+format` or `;params` (PROTOCOL-HTTP2.md, Content-Type).
+pub(crate) fn is_grpc_content_type(v: &[u8]) -> bool {
+    match v.strip_prefix(CONTENT_TYPE) {
+        Some(rest) => rest.is_empty() || rest[0] == b'+' || rest[0] == b';',
+        None => false,
+    }
+}
+
+/// The first value of a header field.
+pub(crate) fn field<'a>(fields: &'a [Field], name: &[u8]) -> Option<&'a Bytes> {
+    fields.iter().find(|f| f.name.as_ref() == name).map(|f| &f.value)
+}
+
+/// Receiving side of a call: DATA payloads in, messages out.
+#[derive(Debug)]
+pub(crate) struct Inbound {
+    deframer: Deframer,
+    /// The `grpc-encoding` of the messages the peer sends.
+    pub(crate) encoding: Encoding,
+}
+
+impl Inbound {
+    pub(crate) fn new(max_message_size: usize) -> Inbound {
+        Inbound {
+            deframer: Deframer::new(max_message_size),
+            encoding: Encoding::Identity,
+        }
+    }
+
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if !data.is_empty() {
+            self.deframer.push(data);
+        }
+    }
+
+    /// The next complete message, decompressed. An error ends the call with
+    /// the status it carries.
+    pub(crate) fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
+        let Some(m) = self.deframer.next().map_err(|e| e.to_status())? else {
+            return Ok(None);
+        };
+        if !m.compressed {
+            return Ok(Some(m.data));
+        }
+        if self.encoding == Encoding::Identity {
+            // PROTOCOL-HTTP2.md: a compressed flag without a grpc-encoding
+            // is an error.
+            return Err(Status::internal(
+                "compressed message without a grpc-encoding (PROTOCOL-HTTP2.md, Compressed-Flag)",
+            ));
+        }
+        let limit = self.deframer.max_message_size();
+        compression::decompress(self.encoding, &m.data, limit)
+            .map(Some)
+            .map_err(|e| Status::new(e.code(), format!("decompressing message: {e:?}")))
+    }
+
+    /// At end of stream: a message cut short is an error.
+    pub(crate) fn finish(&self) -> Result<(), Status> {
+        self.deframer.finish().map_err(|e| e.to_status())
+    }
+
+    pub(crate) fn buffered_len(&self) -> usize {
+        self.deframer.buffered_len()
+    }
+}
+
+/// A message to send: the 5-byte prefix and the payload, compressed with
+/// `encoding` unless it is identity (the payload is then not copied).
+pub(crate) fn frame_message(data: Bytes, encoding: Encoding) -> Result<(Bytes, Bytes), Status> {
+    let body = if encoding == Encoding::Identity {
+        data
+    } else {
+        let mut out = Vec::with_capacity(data.len() / 2 + 16);
+        compression::compress(encoding, &data, &mut out)
+            .map_err(|e| Status::new(e.code(), format!("compressing message: {e:?}")))?;
+        Bytes::from(out)
+    };
+    let len = u32::try_from(body.len())
+        .map_err(|_| Status::resource_exhausted("message larger than 4 GiB"))?;
+    let head = framing::encode_header(encoding != Encoding::Identity, len);
+    Ok((Bytes::copy_from_slice(&head), body))
+}
+
+/// The status fields of trailers (or Trailers-Only): `grpc-status`,
+/// `grpc-message` (percent-encoded), `grpc-status-details-bin`, then the
+/// trailing metadata.
+pub(crate) fn push_status_fields(out: &mut Vec<Field>, status: &Status, trailers: &Metadata) {
+    out.push(Field::new(
+        &b"grpc-status"[..],
+        Bytes::from_static(status.code.header_value().as_bytes()),
+    ));
+    if !status.message.is_empty() {
+        out.push(Field::new(
+            &b"grpc-message"[..],
+            Bytes::from(status.encoded_message()),
+        ));
+    }
+    if let Some(details) = &status.details {
+        out.push(Field::new(
+            &b"grpc-status-details-bin"[..],
+            Bytes::from(super::base64::encode(details)),
+        ));
+    }
+    out.extend(trailers.to_fields());
+}
+
+/// Reads the status out of trailers (or a Trailers-Only response).
+/// A missing `grpc-status` is `UNKNOWN` (http-grpc-status-mapping.md).
+pub(crate) fn status_from_fields(fields: &[Field]) -> Status {
+    let Some(code) = field(fields, b"grpc-status") else {
+        return Status::unknown("response ended without grpc-status");
+    };
+    let code = Code::from_header_value(code);
+    let message = field(fields, b"grpc-message")
+        .map(|m| super::status::decode_message(m))
+        .unwrap_or_default();
+    let details = field(fields, b"grpc-status-details-bin")
+        .and_then(|d| super::base64::decode(d).ok())
+        .map(Bytes::from);
+    Status {
+        code,
+        message,
+        details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_content_types() {
+        assert!(is_grpc_content_type(b"application/grpc"));
+        assert!(is_grpc_content_type(b"application/grpc+proto"));
+        assert!(is_grpc_content_type(b"application/grpc;charset=utf-8"));
+        assert!(!is_grpc_content_type(b"application/grpcx"));
+        assert!(!is_grpc_content_type(b"application/json"));
+        assert!(!is_grpc_content_type(b""));
+    }
+
+    #[test]
+    fn status_round_trips_through_trailers() {
+        let status = Status::with_details(Code::NotFound, "no such thing: 100%", Bytes::from_static(b"\x00\x01"));
+        let mut md = Metadata::new();
+        md.append("x-trace", "abc").unwrap();
+        let mut fields = Vec::new();
+        push_status_fields(&mut fields, &status, &md);
+        assert_eq!(status_from_fields(&fields), status);
+        assert_eq!(Metadata::from_fields(&fields).unwrap().get("x-trace"), Some("abc"));
+    }
+
+    #[test]
+    fn missing_grpc_status_is_unknown() {
+        assert_eq!(status_from_fields(&[]).code, Code::Unknown);
+    }
+
+    #[test]
+    fn compressed_flag_without_encoding_is_internal() {
+        let mut inb = Inbound::new(100);
+        inb.push(Bytes::from_static(&[1, 0, 0, 0, 1, b'x']));
+        assert_eq!(inb.next_message().unwrap_err().code, Code::Internal);
+    }
+
+    #[test]
+    fn identity_messages_are_framed_without_copy() {
+        let data = Bytes::from(vec![7u8; 100]);
+        let ptr = data.as_ptr();
+        let (head, body) = frame_message(data, Encoding::Identity).unwrap();
+        assert_eq!(&head[..], &[0, 0, 0, 0, 100]);
+        assert_eq!(body.as_ptr(), ptr);
+    }
+}

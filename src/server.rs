@@ -1,0 +1,521 @@
+//! The gRPC server endpoint: incoming calls over one HTTP/2 connection
+//! (grpc/grpc `doc/PROTOCOL-HTTP2.md`).
+//!
+//! A valid request becomes [`Event::Call`]; the application answers with
+//! [`Connection::send_headers`] (optional), [`Connection::send_message`] and
+//! one [`Connection::finish`]. A call that ends without `finish` (client
+//! cancel, deadline, protocol error) is reported once as
+//! [`Event::Cancelled`].
+//!
+//! Requests that are not gRPC are answered here and never reach the
+//! application: a method other than POST gets HTTP 405, a content-type
+//! other than `application/grpc…` HTTP 415 (PROTOCOL-HTTP2.md). A missing
+//! `te: trailers` is tolerated, as grpc-go does; a `te` with another value
+//! is already malformed HTTP/2 (RFC 9113 §8.2.2) and reset by the core.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::error::{ConnectionError, ErrorCode};
+use crate::frame::StreamId;
+use crate::grpc::call::{self, CallId, Inbound};
+use crate::grpc::compression::{self, Encoding};
+use crate::grpc::{Code, Metadata, Status, timeout};
+use crate::h2::{self, HeadersKind, ResetBy, SendError};
+use crate::hpack::Field;
+
+/// Server configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The HTTP/2 settings and limits.
+    pub h2: h2::Config,
+    /// Largest request message accepted (after decompression). Default
+    /// 4 MiB; larger ones end the call with RESOURCE_EXHAUSTED.
+    pub max_receive_message_size: usize,
+    /// How responses are compressed when the client accepts it (per
+    /// `grpc-accept-encoding`). Default identity.
+    pub response_encoding: Encoding,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            h2: h2::Config::default(),
+            max_receive_message_size: 4 << 20,
+            response_encoding: Encoding::Identity,
+        }
+    }
+}
+
+/// What happened on the connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A new call.
+    Call {
+        /// The call.
+        call: CallId,
+        /// `/package.Service/Method`.
+        path: String,
+        /// `:authority` of the request, if sent.
+        authority: Option<Bytes>,
+        /// Custom metadata of the request.
+        metadata: Metadata,
+        /// When the call must be over (from `grpc-timeout`); the core
+        /// enforces it.
+        deadline: Option<Instant>,
+    },
+    /// A request message.
+    Message {
+        /// The call.
+        call: CallId,
+        /// The message, decompressed.
+        data: Bytes,
+    },
+    /// The client sent its last message.
+    HalfClose {
+        /// The call.
+        call: CallId,
+    },
+    /// The call ended before the application finished it: the client
+    /// cancelled (CANCELLED), the deadline passed (DEADLINE_EXCEEDED, and
+    /// that status was sent), a request message was too large or malformed
+    /// (its status was sent), or the connection broke. Stop working on it.
+    Cancelled {
+        /// The call.
+        call: CallId,
+        /// Why.
+        status: Status,
+    },
+    /// A call whose send buffer was full can take messages again.
+    Writable {
+        /// The call.
+        call: CallId,
+    },
+    /// The connection is over.
+    Closed {
+        /// Why, if not cleanly.
+        error: Option<ConnectionError>,
+    },
+}
+
+/// Why a call command was not carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No such call, or it already ended.
+    UnknownCall,
+    /// Headers were already sent.
+    HeadersSent,
+    /// The call's send buffer is full: wait for [`Event::Writable`].
+    Blocked,
+    /// The metadata would exceed the client's header list limit.
+    HeadersTooLarge,
+}
+
+#[derive(Debug)]
+struct Call {
+    stream: StreamId,
+    deadline: Option<Instant>,
+    inbound: Inbound,
+    encoding: Encoding,
+    headers_sent: bool,
+}
+
+/// A gRPC server connection, without I/O.
+#[derive(Debug)]
+pub struct Connection {
+    h2: h2::Connection,
+    config: Config,
+    now: Instant,
+    calls: BTreeMap<CallId, Call>,
+    deadlines: BTreeSet<(Instant, CallId)>,
+    events: VecDeque<Event>,
+    closed: bool,
+}
+
+impl Connection {
+    /// A new server connection; our SETTINGS are queued.
+    pub fn new(config: Config, now: Instant) -> Connection {
+        Connection {
+            h2: h2::Connection::new(h2::Role::Server, config.h2.clone(), now),
+            config,
+            now,
+            calls: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            events: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    fn call_id(stream: StreamId) -> CallId {
+        CallId(u64::from(stream.0))
+    }
+
+    /// Sends the response headers (initial metadata). Optional: the first
+    /// message or `finish` sends them when needed.
+    pub fn send_headers(&mut self, id: CallId, metadata: &Metadata) -> Result<(), CallError> {
+        let call = self.calls.get_mut(&id).ok_or(CallError::UnknownCall)?;
+        if call.headers_sent {
+            return Err(CallError::HeadersSent);
+        }
+        let mut f = Vec::with_capacity(4 + metadata.len());
+        f.push(Field::new(&b":status"[..], &b"200"[..]));
+        f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+        if call.encoding != Encoding::Identity {
+            f.push(Field::new(&b"grpc-encoding"[..], Bytes::from_static(call.encoding.name().as_bytes())));
+        }
+        f.push(Field::new(
+            &b"grpc-accept-encoding"[..],
+            Bytes::from_static(compression::accept_encoding_value().as_bytes()),
+        ));
+        f.extend(metadata.to_fields());
+        match self.h2.send_headers(call.stream, &f, false) {
+            Ok(()) => {
+                call.headers_sent = true;
+                Ok(())
+            }
+            Err(SendError::InvalidHeaders) => Err(CallError::HeadersTooLarge),
+            Err(_) => Err(CallError::UnknownCall),
+        }
+    }
+
+    /// Sends one response message (and the headers first if not yet sent).
+    pub fn send_message(&mut self, id: CallId, data: Bytes) -> Result<(), CallError> {
+        let call = self.calls.get(&id).ok_or(CallError::UnknownCall)?;
+        if !call.headers_sent {
+            self.send_headers(id, &Metadata::new())?;
+        }
+        let Some(call) = self.calls.get(&id) else {
+            return Err(CallError::UnknownCall);
+        };
+        let (head, body) = match call::frame_message(data, call.encoding) {
+            Ok(parts) => parts,
+            Err(status) => {
+                let _ = self.finish(id, status.clone(), &Metadata::new());
+                self.events.push_back(Event::Cancelled { call: id, status });
+                return Ok(());
+            }
+        };
+        match self.h2.send_data_parts(call.stream, [head, body], false) {
+            Ok(()) => Ok(()),
+            Err(SendError::Blocked) => Err(CallError::Blocked),
+            Err(_) => Err(CallError::UnknownCall),
+        }
+    }
+
+    /// Ends the call with its status and trailing metadata: trailers after
+    /// the response, or a Trailers-Only response if nothing was sent yet.
+    pub fn finish(&mut self, id: CallId, status: Status, trailers: &Metadata) -> Result<(), CallError> {
+        let call = self.calls.remove(&id).ok_or(CallError::UnknownCall)?;
+        if let Some(d) = call.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        let mut f = Vec::with_capacity(6 + trailers.len());
+        if !call.headers_sent {
+            // Trailers-Only (PROTOCOL-HTTP2.md).
+            f.push(Field::new(&b":status"[..], &b"200"[..]));
+            f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+        }
+        call::push_status_fields(&mut f, &status, trailers);
+        match self.h2.send_headers(call.stream, &f, true) {
+            Ok(()) => Ok(()),
+            Err(SendError::InvalidHeaders) => {
+                // Trailers too large for the client: send the status alone.
+                f.clear();
+                if !call.headers_sent {
+                    f.push(Field::new(&b":status"[..], &b"200"[..]));
+                    f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+                }
+                call::push_status_fields(&mut f, &Status::internal("trailers too large"), &Metadata::new());
+                let _ = self.h2.send_headers(call.stream, &f, true);
+                Err(CallError::HeadersTooLarge)
+            }
+            Err(_) => Err(CallError::UnknownCall),
+        }
+    }
+
+    /// Answers a call with a status and nothing else (Trailers-Only).
+    pub fn reject(&mut self, id: CallId, status: Status) -> Result<(), CallError> {
+        self.finish(id, status, &Metadata::new())
+    }
+
+    /// Graceful shutdown: the two-step GOAWAY; calls in flight finish.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.shutdown(now);
+    }
+
+    // ------------------------------------------------------------------
+    // Driving
+    // ------------------------------------------------------------------
+
+    /// Feeds received bytes.
+    pub fn recv(&mut self, data: Bytes, now: Instant) -> Result<(), ConnectionError> {
+        self.now = now;
+        let r = self.h2.recv(data, now);
+        self.pump();
+        r
+    }
+
+    /// The transport ended.
+    pub fn recv_eof(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.recv_eof(now);
+        self.pump();
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.pump();
+        }
+        self.events.pop_front()
+    }
+
+    /// The next bytes to write.
+    pub fn poll_transmit(&mut self) -> Option<h2::Transmit> {
+        self.h2.poll_transmit()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let first = self.deadlines.first().map(|(d, _)| *d);
+        [self.h2.poll_timeout(), first].into_iter().flatten().min()
+    }
+
+    /// Fires expired timers: connection timers and call deadlines (the
+    /// call is finished with DEADLINE_EXCEEDED and reported as cancelled).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.h2.handle_timeout(now);
+        while let Some(&(d, id)) = self.deadlines.first() {
+            if d > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let status = Status::deadline_exceeded("deadline exceeded");
+            let _ = self.finish(id, status.clone(), &Metadata::new());
+            self.events.push_back(Event::Cancelled { call: id, status });
+        }
+        self.pump();
+    }
+
+    /// Whether the connection is over.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Bytes held by the connection and its calls.
+    pub fn held_bytes(&self) -> usize {
+        self.h2.held_bytes() + self.calls.values().map(|c| c.inbound.buffered_len()).sum::<usize>()
+    }
+
+    /// The HTTP/2 connection underneath.
+    pub fn h2(&mut self) -> &mut h2::Connection {
+        &mut self.h2
+    }
+
+    fn pump(&mut self) {
+        while let Some(ev) = self.h2.poll_event() {
+            self.on_h2_event(ev);
+        }
+    }
+
+    /// Ends a call the application did not finish, with a status sent to
+    /// the client, and tells the application.
+    fn abort(&mut self, id: CallId, status: Status) {
+        if self.calls.contains_key(&id) {
+            let _ = self.finish(id, status.clone(), &Metadata::new());
+            self.events.push_back(Event::Cancelled { call: id, status });
+        }
+    }
+
+    fn on_h2_event(&mut self, ev: h2::Event) {
+        match ev {
+            h2::Event::Headers {
+                stream_id,
+                kind: HeadersKind::Request,
+                fields,
+                end_stream,
+            } => self.on_request(stream_id, &fields, end_stream),
+            h2::Event::Headers {
+                stream_id,
+                end_stream: true,
+                ..
+            } => {
+                // Trailers from a client: gRPC defines none; they end the request.
+                self.on_data(stream_id, Bytes::new(), true);
+            }
+            h2::Event::Headers { .. } => {}
+            h2::Event::Data {
+                stream_id,
+                data,
+                end_stream,
+            } => self.on_data(stream_id, data, end_stream),
+            h2::Event::Reset { stream_id, code, by } => {
+                let id = Self::call_id(stream_id);
+                if let Some(call) = self.calls.remove(&id) {
+                    if let Some(d) = call.deadline {
+                        self.deadlines.remove(&(d, id));
+                    }
+                    let status = match by {
+                        ResetBy::Remote if code == ErrorCode::CANCEL => Status::cancelled("cancelled by the client"),
+                        ResetBy::Remote => Status::new(Code::from_h2_reset(code), format!("stream reset by the client with {code:?}")),
+                        ResetBy::Local { reason } => Status::internal(format!("client broke HTTP/2: {reason}")),
+                    };
+                    self.events.push_back(Event::Cancelled { call: id, status });
+                }
+            }
+            h2::Event::Writable { stream_id } => {
+                let id = Self::call_id(stream_id);
+                if self.calls.contains_key(&id) {
+                    self.events.push_back(Event::Writable { call: id });
+                }
+            }
+            h2::Event::Closed { error } => {
+                let reason = match &error {
+                    Some(e) => format!("connection closed: {e}"),
+                    None => "connection closed".to_string(),
+                };
+                let ids: Vec<_> = self.calls.keys().copied().collect();
+                for id in ids {
+                    self.calls.remove(&id);
+                    self.events.push_back(Event::Cancelled {
+                        call: id,
+                        status: Status::unavailable(reason.clone()),
+                    });
+                }
+                self.deadlines.clear();
+                self.closed = true;
+                self.events.push_back(Event::Closed { error });
+            }
+            h2::Event::GoAway { .. } | h2::Event::PeerSettings(_) | h2::Event::PingAck { .. } => {}
+        }
+    }
+
+    /// Validates a request (PROTOCOL-HTTP2.md, Requests) and opens the call.
+    fn on_request(&mut self, stream: StreamId, fields: &[Field], end_stream: bool) {
+        let http_error = |this: &mut Self, status: &'static [u8]| {
+            let f = [Field::new(&b":status"[..], status)];
+            let _ = this.h2.send_headers(stream, &f, true);
+        };
+        if call::field(fields, b":method").map(|m| m.as_ref()) != Some(b"POST") {
+            return http_error(self, b"405");
+        }
+        if !call::field(fields, b"content-type").is_some_and(|v| call::is_grpc_content_type(v)) {
+            return http_error(self, b"415");
+        }
+        let id = Self::call_id(stream);
+        let mut call = Call {
+            stream,
+            deadline: None,
+            inbound: Inbound::new(self.config.max_receive_message_size),
+            encoding: Encoding::Identity,
+            headers_sent: false,
+        };
+        // The status for a request we can parse but not serve.
+        let refusal = (|| {
+            let path = call::field(fields, b":path")
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .filter(|p| p.starts_with('/'))
+                .ok_or_else(|| Status::unimplemented("malformed :path"))?
+                .to_string();
+            if let Some(t) = call::field(fields, b"grpc-timeout") {
+                let d = timeout::parse(t).map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
+                call.deadline = Some(self.now.checked_add(d).unwrap_or(self.now + timeout::MAX));
+            }
+            if let Some(enc) = call::field(fields, b"grpc-encoding") {
+                match Encoding::from_name(enc) {
+                    Some(e) if e.is_supported() => call.inbound.encoding = e,
+                    _ => {
+                        return Err(Status::unimplemented(format!(
+                            "grpc-encoding {} is not supported; supported: {}",
+                            String::from_utf8_lossy(enc),
+                            compression::accept_encoding_value()
+                        )));
+                    }
+                }
+            }
+            let accepted = call::field(fields, b"grpc-accept-encoding")
+                .map(|v| compression::parse_accept_encoding(v))
+                .unwrap_or_default();
+            let want = self.config.response_encoding;
+            if want != Encoding::Identity && want.is_supported() && accepted.contains(&want) {
+                call.encoding = want;
+            }
+            let metadata = Metadata::from_fields(fields).map_err(|e| Status::internal(format!("malformed metadata: {e:?}")))?;
+            Ok((path, metadata))
+        })();
+        let deadline = call.deadline;
+        self.calls.insert(id, call);
+        let (path, metadata) = match refusal {
+            Ok(v) => v,
+            Err(status) => {
+                if status.code == Code::Unimplemented && status.message.starts_with("grpc-encoding") {
+                    self.reject_encoding(id, status);
+                } else {
+                    let _ = self.reject(id, status);
+                }
+                return;
+            }
+        };
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
+        self.events.push_back(Event::Call {
+            call: id,
+            path,
+            authority: call::field(fields, b":authority").cloned(),
+            metadata,
+            deadline,
+        });
+        if end_stream {
+            self.events.push_back(Event::HalfClose { call: id });
+        }
+    }
+
+    /// UNIMPLEMENTED for an unsupported request encoding, with the list of
+    /// supported ones in `grpc-accept-encoding` (compression.md).
+    fn reject_encoding(&mut self, id: CallId, status: Status) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        let mut f = vec![
+            Field::new(&b":status"[..], &b"200"[..]),
+            Field::new(&b"content-type"[..], call::CONTENT_TYPE),
+            Field::new(
+                &b"grpc-accept-encoding"[..],
+                Bytes::from_static(compression::accept_encoding_value().as_bytes()),
+            ),
+        ];
+        call::push_status_fields(&mut f, &status, &Metadata::new());
+        let _ = self.h2.send_headers(call.stream, &f, true);
+    }
+
+    fn on_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) {
+        let id = Self::call_id(stream);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.inbound.push(data);
+        loop {
+            match call.inbound.next_message() {
+                Ok(Some(m)) => self.events.push_back(Event::Message { call: id, data: m }),
+                Ok(None) => break,
+                Err(status) => return self.abort(id, status),
+            }
+        }
+        if end_stream {
+            if let Err(status) = call.inbound.finish() {
+                return self.abort(id, status);
+            }
+            self.events.push_back(Event::HalfClose { call: id });
+        }
+    }
+}
