@@ -15,5 +15,6 @@ pub mod grpc;
 pub mod h2;
 pub mod hpack;
 pub mod server;
+pub mod testing;
 
 pub use error::{ConnectionError, ErrorCode, StreamError};
