@@ -205,7 +205,9 @@ impl Connection {
             )));
         }
         if self.queued.len() >= self.config.max_queued_calls {
-            return Err(Status::resource_exhausted("too many calls waiting for a stream"));
+            return Err(Status::resource_exhausted(
+                "too many calls waiting for a stream",
+            ));
         }
         let id = CallId(self.next_call);
         self.next_call += 1;
@@ -260,7 +262,11 @@ impl Connection {
             };
             if call.deadline.is_some_and(|d| d <= self.now) {
                 self.queued.pop_front();
-                self.finish(id, Status::deadline_exceeded("deadline passed before the call started"), Metadata::new());
+                self.finish(
+                    id,
+                    Status::deadline_exceeded("deadline passed before the call started"),
+                    Metadata::new(),
+                );
                 continue;
             }
             let fields = request_fields(&self.config, request, self.now);
@@ -285,15 +291,27 @@ impl Connection {
                 Err(SendError::StreamLimit) => return,
                 Err(SendError::InvalidHeaders) => {
                     self.queued.pop_front();
-                    self.finish(id, Status::internal("request headers exceed the server's header list limit"), Metadata::new());
+                    self.finish(
+                        id,
+                        Status::internal("request headers exceed the server's header list limit"),
+                        Metadata::new(),
+                    );
                 }
                 Err(SendError::GoingAway | SendError::StreamIdsExhausted) => {
                     self.queued.pop_front();
-                    self.finish(id, Status::unavailable("connection is going away"), Metadata::new());
+                    self.finish(
+                        id,
+                        Status::unavailable("connection is going away"),
+                        Metadata::new(),
+                    );
                 }
                 Err(_) => {
                     self.queued.pop_front();
-                    self.finish(id, Status::unavailable("connection closed"), Metadata::new());
+                    self.finish(
+                        id,
+                        Status::unavailable("connection closed"),
+                        Metadata::new(),
+                    );
                 }
             }
         }
@@ -486,7 +504,9 @@ impl Connection {
                 };
                 match kind {
                     HeadersKind::Informational { .. } => {}
-                    HeadersKind::Response { status } => self.on_response(id, status, &fields, end_stream),
+                    HeadersKind::Response { status } => {
+                        self.on_response(id, status, &fields, end_stream)
+                    }
                     HeadersKind::Trailers => self.on_trailers(id, &fields),
                     HeadersKind::Request => {}
                 }
@@ -502,7 +522,10 @@ impl Connection {
                 self.on_data(id, data, end_stream);
             }
             h2::Event::Reset {
-                stream_id, code, by, ..
+                stream_id,
+                code,
+                by,
+                ..
             } => {
                 let Some(&id) = self.by_stream.get(&stream_id) else {
                     return;
@@ -512,7 +535,9 @@ impl Connection {
                         Code::from_h2_reset(code),
                         format!("stream reset by the server with {code:?}"),
                     ),
-                    ResetBy::Local { reason } => Status::internal(format!("server broke HTTP/2: {reason}")),
+                    ResetBy::Local { reason } => {
+                        Status::internal(format!("server broke HTTP/2: {reason}"))
+                    }
                 };
                 self.finish(id, status, Metadata::new());
             }
@@ -525,7 +550,11 @@ impl Connection {
                 // Queued calls will never get a stream here.
                 let queued: Vec<_> = self.queued.drain(..).collect();
                 for id in queued {
-                    self.finish(id, Status::unavailable("connection going away (GOAWAY)"), Metadata::new());
+                    self.finish(
+                        id,
+                        Status::unavailable("connection going away (GOAWAY)"),
+                        Metadata::new(),
+                    );
                 }
                 self.events.push_back(Event::GoAway { code });
             }
@@ -547,7 +576,8 @@ impl Connection {
     }
 
     fn on_response(&mut self, id: CallId, http_status: u16, fields: &[Field], end_stream: bool) {
-        let content_type_ok = call::field(fields, b"content-type").is_some_and(|v| call::is_grpc_content_type(v));
+        let content_type_ok =
+            call::field(fields, b"content-type").is_some_and(|v| call::is_grpc_content_type(v));
         if http_status != 200 || !content_type_ok {
             // http-grpc-status-mapping.md: a grpc-status wins; otherwise the
             // HTTP status says what happened.
@@ -580,7 +610,10 @@ impl Connection {
                     }
                 }
                 _ => {
-                    self.cancel_with(id, Status::internal("response uses an unsupported grpc-encoding"));
+                    self.cancel_with(
+                        id,
+                        Status::internal("response uses an unsupported grpc-encoding"),
+                    );
                     return;
                 }
             }
@@ -608,7 +641,10 @@ impl Connection {
         }
         if end_stream {
             // PROTOCOL-HTTP2.md: a response always ends with trailers.
-            self.cancel_with(id, Status::internal("server ended the stream without trailers"));
+            self.cancel_with(
+                id,
+                Status::internal("server ended the stream without trailers"),
+            );
         }
     }
 
@@ -636,22 +672,37 @@ impl Connection {
 fn request_fields(config: &Config, request: &Request, now: Instant) -> Vec<Field> {
     let mut f = Vec::with_capacity(10 + request.metadata.len());
     f.push(Field::new(&b":method"[..], &b"POST"[..]));
-    f.push(Field::new(&b":scheme"[..], Bytes::from_static(config.scheme.as_bytes())));
+    f.push(Field::new(
+        &b":scheme"[..],
+        Bytes::from_static(config.scheme.as_bytes()),
+    ));
     f.push(Field::new(&b":path"[..], Bytes::from(request.path.clone())));
-    f.push(Field::new(&b":authority"[..], Bytes::from(config.authority.clone())));
+    f.push(Field::new(
+        &b":authority"[..],
+        Bytes::from(config.authority.clone()),
+    ));
     f.push(Field::new(&b"te"[..], &b"trailers"[..]));
     f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
-    f.push(Field::new(&b"user-agent"[..], Bytes::from(config.user_agent.clone())));
+    f.push(Field::new(
+        &b"user-agent"[..],
+        Bytes::from(config.user_agent.clone()),
+    ));
     f.push(Field::new(
         &b"grpc-accept-encoding"[..],
         Bytes::from_static(compression::accept_encoding_value().as_bytes()),
     ));
     if request.encoding != Encoding::Identity {
-        f.push(Field::new(&b"grpc-encoding"[..], Bytes::from_static(request.encoding.name().as_bytes())));
+        f.push(Field::new(
+            &b"grpc-encoding"[..],
+            Bytes::from_static(request.encoding.name().as_bytes()),
+        ));
     }
     if let Some(deadline) = request.deadline {
         let left = deadline.saturating_duration_since(now);
-        f.push(Field::new(&b"grpc-timeout"[..], Bytes::copy_from_slice(&timeout::format(left))));
+        f.push(Field::new(
+            &b"grpc-timeout"[..],
+            Bytes::copy_from_slice(&timeout::format(left)),
+        ));
     }
     f.extend(request.metadata.to_fields());
     f

@@ -163,7 +163,10 @@ impl Connection {
         f.push(Field::new(&b":status"[..], &b"200"[..]));
         f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
         if call.encoding != Encoding::Identity {
-            f.push(Field::new(&b"grpc-encoding"[..], Bytes::from_static(call.encoding.name().as_bytes())));
+            f.push(Field::new(
+                &b"grpc-encoding"[..],
+                Bytes::from_static(call.encoding.name().as_bytes()),
+            ));
         }
         f.push(Field::new(
             &b"grpc-accept-encoding"[..],
@@ -206,7 +209,12 @@ impl Connection {
 
     /// Ends the call with its status and trailing metadata: trailers after
     /// the response, or a Trailers-Only response if nothing was sent yet.
-    pub fn finish(&mut self, id: CallId, status: Status, trailers: &Metadata) -> Result<(), CallError> {
+    pub fn finish(
+        &mut self,
+        id: CallId,
+        status: Status,
+        trailers: &Metadata,
+    ) -> Result<(), CallError> {
         let call = self.calls.remove(&id).ok_or(CallError::UnknownCall)?;
         if let Some(d) = call.deadline {
             self.deadlines.remove(&(d, id));
@@ -227,7 +235,11 @@ impl Connection {
                     f.push(Field::new(&b":status"[..], &b"200"[..]));
                     f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
                 }
-                call::push_status_fields(&mut f, &Status::internal("trailers too large"), &Metadata::new());
+                call::push_status_fields(
+                    &mut f,
+                    &Status::internal("trailers too large"),
+                    &Metadata::new(),
+                );
                 let _ = self.h2.send_headers(call.stream, &f, true);
                 Err(CallError::HeadersTooLarge)
             }
@@ -313,7 +325,12 @@ impl Connection {
 
     /// Bytes held by the connection and its calls.
     pub fn held_bytes(&self) -> usize {
-        self.h2.held_bytes() + self.calls.values().map(|c| c.inbound.buffered_len()).sum::<usize>()
+        self.h2.held_bytes()
+            + self
+                .calls
+                .values()
+                .map(|c| c.inbound.buffered_len())
+                .sum::<usize>()
     }
 
     /// The HTTP/2 connection underneath.
@@ -358,16 +375,27 @@ impl Connection {
                 data,
                 end_stream,
             } => self.on_data(stream_id, data, end_stream),
-            h2::Event::Reset { stream_id, code, by } => {
+            h2::Event::Reset {
+                stream_id,
+                code,
+                by,
+            } => {
                 let id = Self::call_id(stream_id);
                 if let Some(call) = self.calls.remove(&id) {
                     if let Some(d) = call.deadline {
                         self.deadlines.remove(&(d, id));
                     }
                     let status = match by {
-                        ResetBy::Remote if code == ErrorCode::CANCEL => Status::cancelled("cancelled by the client"),
-                        ResetBy::Remote => Status::new(Code::from_h2_reset(code), format!("stream reset by the client with {code:?}")),
-                        ResetBy::Local { reason } => Status::internal(format!("client broke HTTP/2: {reason}")),
+                        ResetBy::Remote if code == ErrorCode::CANCEL => {
+                            Status::cancelled("cancelled by the client")
+                        }
+                        ResetBy::Remote => Status::new(
+                            Code::from_h2_reset(code),
+                            format!("stream reset by the client with {code:?}"),
+                        ),
+                        ResetBy::Local { reason } => {
+                            Status::internal(format!("client broke HTTP/2: {reason}"))
+                        }
                     };
                     self.events.push_back(Event::Cancelled { call: id, status });
                 }
@@ -427,7 +455,8 @@ impl Connection {
                 .ok_or_else(|| Status::unimplemented("malformed :path"))?
                 .to_string();
             if let Some(t) = call::field(fields, b"grpc-timeout") {
-                let d = timeout::parse(t).map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
+                let d = timeout::parse(t)
+                    .map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
                 call.deadline = Some(self.now.checked_add(d).unwrap_or(self.now + timeout::MAX));
             }
             if let Some(enc) = call::field(fields, b"grpc-encoding") {
@@ -449,7 +478,8 @@ impl Connection {
             if want != Encoding::Identity && want.is_supported() && accepted.contains(&want) {
                 call.encoding = want;
             }
-            let metadata = Metadata::from_fields(fields).map_err(|e| Status::internal(format!("malformed metadata: {e:?}")))?;
+            let metadata = Metadata::from_fields(fields)
+                .map_err(|e| Status::internal(format!("malformed metadata: {e:?}")))?;
             Ok((path, metadata))
         })();
         let deadline = call.deadline;
@@ -457,7 +487,8 @@ impl Connection {
         let (path, metadata) = match refusal {
             Ok(v) => v,
             Err(status) => {
-                if status.code == Code::Unimplemented && status.message.starts_with("grpc-encoding") {
+                if status.code == Code::Unimplemented && status.message.starts_with("grpc-encoding")
+                {
                     self.reject_encoding(id, status);
                 } else {
                     let _ = self.reject(id, status);

@@ -8,7 +8,11 @@ use grpc_sansio::testing::Pair;
 use grpc_sansio::{client, server};
 
 fn pair() -> Pair {
-    Pair::new(client::Config::default(), server::Config::default(), Instant::now())
+    Pair::new(
+        client::Config::default(),
+        server::Config::default(),
+        Instant::now(),
+    )
 }
 
 fn server_call(p: &mut Pair) -> grpc_sansio::grpc::CallId {
@@ -25,26 +29,49 @@ fn unary_call_completes() {
         p.split = split;
         let mut req = client::Request::new("/pkg.Svc/Unary");
         req.metadata.append("x-id", "42").unwrap();
-        req.metadata.append_bin("x-bin", Bytes::from_static(&[0, 1, 2, 255])).unwrap();
+        req.metadata
+            .append_bin("x-bin", Bytes::from_static(&[0, 1, 2, 255]))
+            .unwrap();
         let c = p.client.start_call(req, p.now).unwrap();
-        p.client.send_message(c, Bytes::from_static(b"ping")).unwrap();
+        p.client
+            .send_message(c, Bytes::from_static(b"ping"))
+            .unwrap();
         p.client.half_close(c).unwrap();
         assert!(p.drive());
         let (s, md) = match p.server_events.pop_front() {
-            Some(server::Event::Call { call, path, metadata, .. }) => {
+            Some(server::Event::Call {
+                call,
+                path,
+                metadata,
+                ..
+            }) => {
                 assert_eq!(path, "/pkg.Svc/Unary");
                 (call, metadata)
             }
             other => panic!("{other:?}"),
         };
         assert_eq!(md.get("x-id"), Some("42"));
-        assert_eq!(md.get_bin("x-bin").map(|b| &b[..]), Some(&[0u8, 1, 2, 255][..]));
-        assert_eq!(p.server_events.pop_front(), Some(server::Event::Message { call: s, data: Bytes::from_static(b"ping") }));
-        assert_eq!(p.server_events.pop_front(), Some(server::Event::HalfClose { call: s }));
+        assert_eq!(
+            md.get_bin("x-bin").map(|b| &b[..]),
+            Some(&[0u8, 1, 2, 255][..])
+        );
+        assert_eq!(
+            p.server_events.pop_front(),
+            Some(server::Event::Message {
+                call: s,
+                data: Bytes::from_static(b"ping")
+            })
+        );
+        assert_eq!(
+            p.server_events.pop_front(),
+            Some(server::Event::HalfClose { call: s })
+        );
         let mut hmd = Metadata::new();
         hmd.append("x-h", "1").unwrap();
         p.server.send_headers(s, &hmd).unwrap();
-        p.server.send_message(s, Bytes::from_static(b"pong")).unwrap();
+        p.server
+            .send_message(s, Bytes::from_static(b"pong"))
+            .unwrap();
         let mut tmd = Metadata::new();
         tmd.append("x-t", "2").unwrap();
         p.server.finish(s, Status::ok(), &tmd).unwrap();
@@ -56,9 +83,19 @@ fn unary_call_completes() {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(p.client_events.pop_front(), Some(client::Event::Message { call: c, data: Bytes::from_static(b"pong") }));
+        assert_eq!(
+            p.client_events.pop_front(),
+            Some(client::Event::Message {
+                call: c,
+                data: Bytes::from_static(b"pong")
+            })
+        );
         match p.client_events.pop_front() {
-            Some(client::Event::Status { call, status, trailers }) => {
+            Some(client::Event::Status {
+                call,
+                status,
+                trailers,
+            }) => {
                 assert_eq!(call, c);
                 assert!(status.is_ok(), "{status:?}");
                 assert_eq!(trailers.get("x-t"), Some("2"));
@@ -75,11 +112,19 @@ fn unary_call_completes() {
 #[test]
 fn trailers_only_error() {
     let mut p = pair();
-    let c = p.client.start_call(client::Request::new("/pkg.Svc/Missing"), p.now).unwrap();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/Missing"), p.now)
+        .unwrap();
     p.client.half_close(c).unwrap();
     p.drive();
     let s = server_call(&mut p);
-    p.server.reject(s, Status::new(Code::Unimplemented, "no such method: 100% sure")).unwrap();
+    p.server
+        .reject(
+            s,
+            Status::new(Code::Unimplemented, "no such method: 100% sure"),
+        )
+        .unwrap();
     p.drive();
     match p.client_events.pop_front() {
         Some(client::Event::Status { status, .. }) => {
@@ -93,18 +138,29 @@ fn trailers_only_error() {
 #[test]
 fn server_streaming_and_bidi() {
     let mut p = pair();
-    let c = p.client.start_call(client::Request::new("/pkg.Svc/Bidi"), p.now).unwrap();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/Bidi"), p.now)
+        .unwrap();
     p.drive();
     let s = server_call(&mut p);
     for i in 0..100u32 {
-        p.client.send_message(c, Bytes::from(i.to_be_bytes().to_vec())).unwrap();
-        p.server.send_message(s, Bytes::from(vec![i as u8; i as usize * 100])).unwrap();
+        p.client
+            .send_message(c, Bytes::from(i.to_be_bytes().to_vec()))
+            .unwrap();
+        p.server
+            .send_message(s, Bytes::from(vec![i as u8; i as usize * 100]))
+            .unwrap();
         p.drive();
     }
     p.client.half_close(c).unwrap();
     p.server.finish(s, Status::ok(), &Metadata::new()).unwrap();
     p.drive();
-    let msgs = p.server_events.iter().filter(|e| matches!(e, server::Event::Message { .. })).count();
+    let msgs = p
+        .server_events
+        .iter()
+        .filter(|e| matches!(e, server::Event::Message { .. }))
+        .count();
     assert_eq!(msgs, 100);
     let got: Vec<_> = p
         .client_events
@@ -115,7 +171,9 @@ fn server_streaming_and_bidi() {
         })
         .collect();
     assert_eq!(got, (0..100).map(|i| i * 100).collect::<Vec<_>>());
-    assert!(matches!(p.client_events.back(), Some(client::Event::Status { status, .. }) if status.is_ok()));
+    assert!(
+        matches!(p.client_events.back(), Some(client::Event::Status { status, .. }) if status.is_ok())
+    );
 }
 
 #[test]
@@ -136,31 +194,49 @@ fn client_deadline_expires() {
         _ => None,
     });
     assert_eq!(status.map(|s| s.code), Some(Code::DeadlineExceeded));
-    let cancelled = p.server_events.iter().any(|e| matches!(e, server::Event::Cancelled { call, .. } if *call == s));
+    let cancelled = p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, server::Event::Cancelled { call, .. } if *call == s));
     assert!(cancelled, "{:?}", p.server_events);
 }
 
 #[test]
 fn client_cancel_reaches_server() {
     let mut p = pair();
-    let c = p.client.start_call(client::Request::new("/pkg.Svc/X"), p.now).unwrap();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/X"), p.now)
+        .unwrap();
     p.drive();
     let s = server_call(&mut p);
     p.client.cancel(c).unwrap();
     p.drive();
-    assert!(matches!(p.client_events.pop_front(), Some(client::Event::Status { status, .. }) if status.code == Code::Cancelled));
-    assert!(matches!(p.server_events.pop_front(), Some(server::Event::Cancelled { call, status }) if call == s && status.code == Code::Cancelled));
+    assert!(
+        matches!(p.client_events.pop_front(), Some(client::Event::Status { status, .. }) if status.code == Code::Cancelled)
+    );
+    assert!(
+        matches!(p.server_events.pop_front(), Some(server::Event::Cancelled { call, status }) if call == s && status.code == Code::Cancelled)
+    );
 }
 
 #[test]
 fn message_too_large_is_resource_exhausted() {
     let mut p = Pair::new(
         client::Config::default(),
-        server::Config { max_receive_message_size: 1000, ..server::Config::default() },
+        server::Config {
+            max_receive_message_size: 1000,
+            ..server::Config::default()
+        },
         Instant::now(),
     );
-    let c = p.client.start_call(client::Request::new("/pkg.Svc/X"), p.now).unwrap();
-    p.client.send_message(c, Bytes::from(vec![0u8; 1001])).unwrap();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/X"), p.now)
+        .unwrap();
+    p.client
+        .send_message(c, Bytes::from(vec![0u8; 1001]))
+        .unwrap();
     p.drive();
     let status = p.client_events.iter().find_map(|e| match e {
         client::Event::Status { status, .. } => Some(status.code),

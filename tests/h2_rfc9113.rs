@@ -1595,8 +1595,21 @@ fn regression_goaway_event_comes_before_closed() {
     Raw::run_client(|r| {
         let _ = r.conn.open_stream(&get("/a"), true).unwrap();
         r.send_bytes(input);
-        let evs: Vec<_> = r.events.drain(..).filter(|e| !matches!(e, Event::PeerSettings(_))).collect();
-        assert!(matches!(evs[0], Event::Reset { code: ErrorCode::REFUSED_STREAM, .. }), "{evs:?}");
+        let evs: Vec<_> = r
+            .events
+            .drain(..)
+            .filter(|e| !matches!(e, Event::PeerSettings(_)))
+            .collect();
+        assert!(
+            matches!(
+                evs[0],
+                Event::Reset {
+                    code: ErrorCode::REFUSED_STREAM,
+                    ..
+                }
+            ),
+            "{evs:?}"
+        );
         assert!(matches!(evs[1], Event::GoAway { .. }), "{evs:?}");
         assert_eq!(evs[2], Event::Closed { error: None });
         assert_eq!(evs.len(), 3);

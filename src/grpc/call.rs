@@ -28,7 +28,10 @@ pub(crate) fn is_grpc_content_type(v: &[u8]) -> bool {
 
 /// The first value of a header field.
 pub(crate) fn field<'a>(fields: &'a [Field], name: &[u8]) -> Option<&'a Bytes> {
-    fields.iter().find(|f| f.name.as_ref() == name).map(|f| &f.value)
+    fields
+        .iter()
+        .find(|f| f.name.as_ref() == name)
+        .map(|f| &f.value)
 }
 
 /// Receiving side of a call: DATA payloads in, messages out.
@@ -161,13 +164,20 @@ mod tests {
 
     #[test]
     fn status_round_trips_through_trailers() {
-        let status = Status::with_details(Code::NotFound, "no such thing: 100%", Bytes::from_static(b"\x00\x01"));
+        let status = Status::with_details(
+            Code::NotFound,
+            "no such thing: 100%",
+            Bytes::from_static(b"\x00\x01"),
+        );
         let mut md = Metadata::new();
         md.append("x-trace", "abc").unwrap();
         let mut fields = Vec::new();
         push_status_fields(&mut fields, &status, &md);
         assert_eq!(status_from_fields(&fields), status);
-        assert_eq!(Metadata::from_fields(&fields).unwrap().get("x-trace"), Some("abc"));
+        assert_eq!(
+            Metadata::from_fields(&fields).unwrap().get("x-trace"),
+            Some("abc")
+        );
     }
 
     #[test]

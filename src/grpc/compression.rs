@@ -35,7 +35,10 @@ pub fn accept_encoding_value() -> &'static str {
     "identity"
 }
 pub fn parse_accept_encoding(value: &[u8]) -> SmallVec<[Encoding; 3]> {
-    value.split(|b| *b == b',').filter_map(Encoding::from_name).collect()
+    value
+        .split(|b| *b == b',')
+        .filter_map(Encoding::from_name)
+        .collect()
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompressionError {
