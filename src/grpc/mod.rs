@@ -7,6 +7,9 @@
 //! * [`timeout`] — `grpc-timeout` parsing and formatting;
 //! * [`framing`] — length-prefixed messages (`Compressed-Flag`,
 //!   `Message-Length`, `Message`) and a streaming, zero-copy [`Deframer`];
+//! * [`compression`] — message encodings (`identity`, and with the
+//!   `compression` feature `gzip` and `deflate`), `grpc-encoding` /
+//!   `grpc-accept-encoding`, and size-bounded decompression;
 //! * [`metadata`] — [`Metadata`], custom metadata with ASCII and binary
 //!   (`-bin`, base64) entries and the reserved names kept out of it.
 //!
@@ -14,11 +17,13 @@
 //! validated and turned into an error value, never a panic.
 
 mod base64;
+pub mod compression;
 pub mod framing;
 pub mod metadata;
 pub mod status;
 pub mod timeout;
 
+pub use compression::{CompressionError, Encoding};
 pub use framing::{DeframeError, Deframer, Message};
 pub use metadata::{Metadata, MetadataError, MetadataValue};
 pub use status::{Code, Status};
