@@ -7,6 +7,9 @@
 //! * [`timeout`] — `grpc-timeout` parsing and formatting;
 //! * [`framing`] — length-prefixed messages (`Compressed-Flag`,
 //!   `Message-Length`, `Message`) and a streaming, zero-copy [`Deframer`];
+//! * [`compression`] — message encodings (`identity`, and with the
+//!   `compression` feature `gzip` and `deflate`), `grpc-encoding` /
+//!   `grpc-accept-encoding`, and size-bounded decompression;
 //! * [`metadata`] — [`Metadata`], custom metadata with ASCII and binary
 //!   (`-bin`, base64) entries and the reserved names kept out of it.
 //!
@@ -22,6 +25,7 @@ pub mod status;
 pub mod timeout;
 
 pub use call::CallId;
+pub use compression::{CompressionError, Encoding};
 pub use framing::{DeframeError, Deframer, Message};
 pub use metadata::{Metadata, MetadataError, MetadataValue};
 pub use status::{Code, Status};
