@@ -565,7 +565,7 @@ impl Connection {
         if end_stream {
             // Trailers-Only.
             let status = call::status_from_fields(fields);
-            self.finish(id, status, metadata.unwrap_or_default());
+            self.end_by_server(id, status, metadata.unwrap_or_default());
             return;
         }
         let Ok(metadata) = metadata else {
@@ -617,13 +617,20 @@ impl Connection {
             return;
         };
         if let Err(status) = call.inbound.finish() {
-            self.finish(id, status, Metadata::new());
+            self.end_by_server(id, status, Metadata::new());
             return;
         }
         let status = call::status_from_fields(fields);
         let trailers = Metadata::from_fields(fields).unwrap_or_default();
-        // Our side may still be open (the server ended first): free it.
-        if let Some(stream) = call.stream
+        self.end_by_server(id, status, trailers);
+    }
+
+    /// The server ended the call (trailers or Trailers-Only). Our side may
+    /// still be open (the server ended first): free the stream, or it would
+    /// stay open and count against the server's concurrency limit.
+    fn end_by_server(&mut self, id: CallId, status: Status, trailers: Metadata) {
+        if let Some(call) = self.calls.get(&id)
+            && let Some(stream) = call.stream
             && !call.half_closed
         {
             let _ = self.h2.reset_stream(stream, ErrorCode::CANCEL);
