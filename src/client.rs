@@ -143,10 +143,14 @@ struct Call {
     deadline: Option<Instant>,
     inbound: Inbound,
     encoding: Encoding,
-    /// Messages waiting for the stream (queued calls only).
+    /// Messages waiting for the stream, or for room in its send buffer
+    /// (a queued call that just got its stream).
     pending: VecDeque<(Bytes, Bytes)>,
     pending_bytes: usize,
     half_closed: bool,
+    /// END_STREAM was handed to HTTP/2 (it can be refused while the
+    /// stream's send buffer is full; it then waits for Writable).
+    end_sent: bool,
     got_headers: bool,
 }
 
@@ -219,6 +223,7 @@ impl Connection {
             pending: VecDeque::new(),
             pending_bytes: 0,
             half_closed: false,
+            end_sent: false,
             got_headers: false,
         };
         self.calls.insert(id, call);
@@ -270,17 +275,11 @@ impl Connection {
                     self.queued.pop_front();
                     call.stream = Some(stream);
                     call.request = None;
+                    call.end_sent = end;
                     self.by_stream.insert(stream, id);
-                    let pending: Vec<_> = call.pending.drain(..).collect();
-                    call.pending_bytes = 0;
-                    let n = pending.len();
-                    let half = call.half_closed;
-                    for (i, (head, body)) in pending.into_iter().enumerate() {
-                        let last = half && i + 1 == n;
-                        // The send buffer was sized for this: a refusal here
-                        // only delays, it cannot lose data.
-                        let _ = self.h2.send_data_parts(stream, [head, body], last);
-                    }
+                    // As much as the stream's send buffer takes; the rest
+                    // follows on Writable.
+                    self.flush(id);
                 }
                 Err(SendError::StreamLimit) => return,
                 Err(SendError::InvalidHeaders) => {
@@ -322,6 +321,8 @@ impl Connection {
                 call.pending.push_back((head, body));
                 Ok(())
             }
+            // Earlier messages still wait for room: keep the order.
+            Some(_) if !call.pending.is_empty() => Err(CallError::Blocked),
             Some(stream) => match self.h2.send_data_parts(stream, [head, body], false) {
                 Ok(()) => Ok(()),
                 Err(SendError::Blocked) => Err(CallError::Blocked),
@@ -331,6 +332,43 @@ impl Connection {
         }
     }
 
+    /// Hands waiting messages, then a waiting END_STREAM, to the stream as
+    /// far as its send buffer allows. Returns whether nothing is left.
+    fn flush(&mut self, id: CallId) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return true;
+        };
+        let Some(stream) = call.stream else {
+            return false;
+        };
+        while let Some((head, body)) = call.pending.front().cloned() {
+            let last = call.half_closed && call.pending.len() == 1;
+            let n = head.len() + body.len();
+            match self.h2.send_data_parts(stream, [head, body], last) {
+                Ok(()) => {
+                    call.pending.pop_front();
+                    call.pending_bytes -= n;
+                    call.end_sent |= last;
+                }
+                Err(SendError::Blocked) => return false,
+                Err(_) => {
+                    // The stream ended under us; its status event is coming.
+                    call.pending.clear();
+                    call.pending_bytes = 0;
+                    call.end_sent = true;
+                    return true;
+                }
+            }
+        }
+        if call.half_closed && !call.end_sent {
+            match self.h2.send_data(stream, Bytes::new(), true) {
+                Err(SendError::Blocked) => return false,
+                _ => call.end_sent = true,
+            }
+        }
+        true
+    }
+
     /// Half-closes: no more request messages.
     pub fn half_close(&mut self, id: CallId) -> Result<(), CallError> {
         let call = self.calls.get_mut(&id).ok_or(CallError::UnknownCall)?;
@@ -338,8 +376,8 @@ impl Connection {
             return Err(CallError::HalfClosed);
         }
         call.half_closed = true;
-        if let Some(stream) = call.stream {
-            let _ = self.h2.send_data(stream, Bytes::new(), true);
+        if call.stream.is_some() {
+            self.flush(id);
         }
         Ok(())
     }
@@ -517,7 +555,9 @@ impl Connection {
                 self.finish(id, status, Metadata::new());
             }
             h2::Event::Writable { stream_id } => {
-                if let Some(&call) = self.by_stream.get(&stream_id) {
+                if let Some(&call) = self.by_stream.get(&stream_id)
+                    && self.flush(call)
+                {
                     self.events.push_back(Event::Writable { call });
                 }
             }
@@ -631,7 +671,7 @@ impl Connection {
     fn end_by_server(&mut self, id: CallId, status: Status, trailers: Metadata) {
         if let Some(call) = self.calls.get(&id)
             && let Some(stream) = call.stream
-            && !call.half_closed
+            && !call.end_sent
         {
             let _ = self.h2.reset_stream(stream, ErrorCode::CANCEL);
         }

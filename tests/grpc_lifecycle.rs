@@ -1090,3 +1090,95 @@ fn connection_loss_ends_every_call_once() {
         }
     }
 }
+
+fn small_send_buffer() -> client::Config {
+    client::Config {
+        h2: h2::Config {
+            max_send_buffer: 100,
+            ..h2::Config::default()
+        },
+        ..client::Config::default()
+    }
+}
+
+/// Regression: a half-close while the stream's send buffer was full was
+/// refused by HTTP/2 (Blocked) and silently dropped: END_STREAM never went
+/// out and the server waited for the rest of the request forever.
+#[test]
+fn half_close_with_full_send_buffer_is_not_lost() {
+    for split in SPLITS {
+        let mut p = pair_with(small_send_buffer(), server::Config::default(), split);
+        p.drive();
+        let c = p
+            .client
+            .start_call(client::Request::new("/test.Svc/ClientStreaming"), p.now)
+            .unwrap();
+        p.client
+            .send_message(c, Bytes::from(vec![5u8; 100_000]))
+            .unwrap();
+        p.client.half_close(c).unwrap();
+        p.drive();
+        let s = take_server_call(&mut p);
+        let sev = server_events_of(&mut p, s);
+        assert_eq!(server_messages(&sev).len(), 1);
+        assert!(
+            matches!(sev.last(), Some(server::Event::HalfClose { .. })),
+            "{sev:?}"
+        );
+        p.server.finish(s, Status::ok(), &Metadata::new()).unwrap();
+        p.drive();
+        assert!(status_of(&mut p, c).is_ok());
+        assert_idle(&mut p);
+    }
+}
+
+/// Regression: messages buffered by a call waiting for a stream were handed
+/// to HTTP/2 all at once when it got one; past the stream's send buffer they
+/// were refused (Blocked) and lost, with the half-close.
+#[test]
+fn queued_call_messages_are_not_lost_when_it_gets_a_stream() {
+    for split in SPLITS {
+        let mut p = pair_with(small_send_buffer(), limited_server(), split);
+        p.drive();
+        let first: Vec<_> = (0..2)
+            .map(|_| {
+                p.client
+                    .start_call(client::Request::new("/a/b"), p.now)
+                    .unwrap()
+            })
+            .collect();
+        let c = p
+            .client
+            .start_call(client::Request::new("/test.Svc/ClientStreaming"), p.now)
+            .unwrap();
+        for i in 0..5 {
+            p.client.send_message(c, msg("req", i * 10)).unwrap();
+        }
+        p.client.half_close(c).unwrap();
+        p.drive();
+        for &f in &first {
+            let _ = f;
+            let s = take_server_call(&mut p);
+            let _ = server_events_of(&mut p, s);
+            p.server.finish(s, Status::ok(), &Metadata::new()).unwrap();
+        }
+        p.drive();
+        let s = take_server_call(&mut p);
+        let sev = server_events_of(&mut p, s);
+        assert_eq!(
+            server_messages(&sev),
+            (0..5).map(|i| msg("req", i * 10)).collect::<Vec<_>>()
+        );
+        assert!(
+            matches!(sev.last(), Some(server::Event::HalfClose { .. })),
+            "{sev:?}"
+        );
+        p.server.finish(s, Status::ok(), &Metadata::new()).unwrap();
+        p.drive();
+        for f in first {
+            assert!(status_of(&mut p, f).is_ok());
+        }
+        assert!(status_of(&mut p, c).is_ok());
+        assert_idle(&mut p);
+    }
+}
