@@ -169,6 +169,9 @@ pub struct Connection {
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
     closed: bool,
+    /// The server's first SETTINGS arrived: until then its concurrency
+    /// limit is unknown and calls wait in the queue.
+    peer_settings: bool,
 }
 
 impl Connection {
@@ -186,6 +189,7 @@ impl Connection {
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             closed: false,
+            peer_settings: false,
         }
     }
 
@@ -254,6 +258,12 @@ impl Connection {
 
     /// Gives queued calls a stream while the server allows.
     fn open_queued(&mut self) {
+        // Streams opened before the server's SETTINGS could exceed its
+        // MAX_CONCURRENT_STREAMS and be refused (UNAVAILABLE); like grpc-go,
+        // wait for the server's preface first.
+        if !self.peer_settings {
+            return;
+        }
         while let Some(&id) = self.queued.front() {
             let Some(call) = self.calls.get_mut(&id) else {
                 self.queued.pop_front();
@@ -582,7 +592,8 @@ impl Connection {
                 self.closed = true;
                 self.events.push_back(Event::Closed { error });
             }
-            h2::Event::PeerSettings(_) | h2::Event::PingAck { .. } => {}
+            h2::Event::PeerSettings(_) => self.peer_settings = true,
+            h2::Event::PingAck { .. } => {}
         }
     }
 

@@ -403,6 +403,7 @@ fn server_deadline_each_kind() {
     for split in SPLITS {
         for kind in KINDS {
             let mut p = pair_split(split);
+            p.drive(); // the handshake: the call gets its stream at once
             // A client whose clock runs 900 ms ahead: it sends grpc-timeout
             // 100m but would only give up a second from the pair's now.
             let mut req = client::Request::new(kind.path());
@@ -1179,6 +1180,39 @@ fn queued_call_messages_are_not_lost_when_it_gets_a_stream() {
             assert!(status_of(&mut p, f).is_ok());
         }
         assert!(status_of(&mut p, c).is_ok());
+        assert_idle(&mut p);
+    }
+}
+
+/// Regression: calls started before the server's SETTINGS arrived were all
+/// given streams at once, past the server's MAX_CONCURRENT_STREAMS, and the
+/// extra ones failed UNAVAILABLE (REFUSED_STREAM) instead of waiting.
+#[test]
+fn calls_started_before_server_settings_respect_its_stream_limit() {
+    for split in SPLITS {
+        let mut p = pair_with(client::Config::default(), limited_server(), split);
+        let calls: Vec<_> = (0..5)
+            .map(|_| {
+                let c = p
+                    .client
+                    .start_call(client::Request::new("/test.Svc/Unary"), p.now)
+                    .unwrap();
+                p.client.send_message(c, msg("req", 1)).unwrap();
+                p.client.half_close(c).unwrap();
+                c
+            })
+            .collect();
+        for _ in 0..5 {
+            p.drive();
+            let s = take_server_call(&mut p);
+            let sev = server_events_of(&mut p, s);
+            assert_eq!(server_messages(&sev), vec![msg("req", 1)]);
+            p.server.finish(s, Status::ok(), &Metadata::new()).unwrap();
+        }
+        p.drive();
+        for c in calls {
+            assert!(status_of(&mut p, c).is_ok());
+        }
         assert_idle(&mut p);
     }
 }
