@@ -143,10 +143,14 @@ struct Call {
     deadline: Option<Instant>,
     inbound: Inbound,
     encoding: Encoding,
-    /// Messages waiting for the stream (queued calls only).
+    /// Messages waiting for the stream, or for room in its send buffer
+    /// (a queued call that just got its stream).
     pending: VecDeque<(Bytes, Bytes)>,
     pending_bytes: usize,
     half_closed: bool,
+    /// END_STREAM was handed to HTTP/2 (it can be refused while the
+    /// stream's send buffer is full; it then waits for Writable).
+    end_sent: bool,
     got_headers: bool,
 }
 
@@ -165,6 +169,9 @@ pub struct Connection {
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
     closed: bool,
+    /// The server's first SETTINGS arrived: until then its concurrency
+    /// limit is unknown and calls wait in the queue.
+    peer_settings: bool,
 }
 
 impl Connection {
@@ -182,6 +189,7 @@ impl Connection {
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             closed: false,
+            peer_settings: false,
         }
     }
 
@@ -221,6 +229,7 @@ impl Connection {
             pending: VecDeque::new(),
             pending_bytes: 0,
             half_closed: false,
+            end_sent: false,
             got_headers: false,
         };
         self.calls.insert(id, call);
@@ -251,6 +260,12 @@ impl Connection {
 
     /// Gives queued calls a stream while the server allows.
     fn open_queued(&mut self) {
+        // Streams opened before the server's SETTINGS could exceed its
+        // MAX_CONCURRENT_STREAMS and be refused (UNAVAILABLE); like grpc-go,
+        // wait for the server's preface first.
+        if !self.peer_settings {
+            return;
+        }
         while let Some(&id) = self.queued.front() {
             let Some(call) = self.calls.get_mut(&id) else {
                 self.queued.pop_front();
@@ -276,17 +291,11 @@ impl Connection {
                     self.queued.pop_front();
                     call.stream = Some(stream);
                     call.request = None;
+                    call.end_sent = end;
                     self.by_stream.insert(stream, id);
-                    let pending: Vec<_> = call.pending.drain(..).collect();
-                    call.pending_bytes = 0;
-                    let n = pending.len();
-                    let half = call.half_closed;
-                    for (i, (head, body)) in pending.into_iter().enumerate() {
-                        let last = half && i + 1 == n;
-                        // The send buffer was sized for this: a refusal here
-                        // only delays, it cannot lose data.
-                        let _ = self.h2.send_data_parts(stream, [head, body], last);
-                    }
+                    // As much as the stream's send buffer takes; the rest
+                    // follows on Writable.
+                    self.flush(id);
                 }
                 Err(SendError::StreamLimit) => return,
                 Err(SendError::InvalidHeaders) => {
@@ -340,6 +349,8 @@ impl Connection {
                 call.pending.push_back((head, body));
                 Ok(())
             }
+            // Earlier messages still wait for room: keep the order.
+            Some(_) if !call.pending.is_empty() => Err(CallError::Blocked),
             Some(stream) => match self.h2.send_data_parts(stream, [head, body], false) {
                 Ok(()) => Ok(()),
                 Err(SendError::Blocked) => Err(CallError::Blocked),
@@ -349,6 +360,43 @@ impl Connection {
         }
     }
 
+    /// Hands waiting messages, then a waiting END_STREAM, to the stream as
+    /// far as its send buffer allows. Returns whether nothing is left.
+    fn flush(&mut self, id: CallId) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return true;
+        };
+        let Some(stream) = call.stream else {
+            return false;
+        };
+        while let Some((head, body)) = call.pending.front().cloned() {
+            let last = call.half_closed && call.pending.len() == 1;
+            let n = head.len() + body.len();
+            match self.h2.send_data_parts(stream, [head, body], last) {
+                Ok(()) => {
+                    call.pending.pop_front();
+                    call.pending_bytes -= n;
+                    call.end_sent |= last;
+                }
+                Err(SendError::Blocked) => return false,
+                Err(_) => {
+                    // The stream ended under us; its status event is coming.
+                    call.pending.clear();
+                    call.pending_bytes = 0;
+                    call.end_sent = true;
+                    return true;
+                }
+            }
+        }
+        if call.half_closed && !call.end_sent {
+            match self.h2.send_data(stream, Bytes::new(), true) {
+                Err(SendError::Blocked) => return false,
+                _ => call.end_sent = true,
+            }
+        }
+        true
+    }
+
     /// Half-closes: no more request messages.
     pub fn half_close(&mut self, id: CallId) -> Result<(), CallError> {
         let call = self.calls.get_mut(&id).ok_or(CallError::UnknownCall)?;
@@ -356,8 +404,8 @@ impl Connection {
             return Err(CallError::HalfClosed);
         }
         call.half_closed = true;
-        if let Some(stream) = call.stream {
-            let _ = self.h2.send_data(stream, Bytes::new(), true);
+        if call.stream.is_some() {
+            self.flush(id);
         }
         Ok(())
     }
@@ -542,7 +590,9 @@ impl Connection {
                 self.finish(id, status, Metadata::new());
             }
             h2::Event::Writable { stream_id } => {
-                if let Some(&call) = self.by_stream.get(&stream_id) {
+                if let Some(&call) = self.by_stream.get(&stream_id)
+                    && self.flush(call)
+                {
                     self.events.push_back(Event::Writable { call });
                 }
             }
@@ -571,7 +621,8 @@ impl Connection {
                 self.closed = true;
                 self.events.push_back(Event::Closed { error });
             }
-            h2::Event::PeerSettings(_) | h2::Event::PingAck { .. } => {}
+            h2::Event::PeerSettings(_) => self.peer_settings = true,
+            h2::Event::PingAck { .. } => {}
         }
     }
 
@@ -595,7 +646,7 @@ impl Connection {
         if end_stream {
             // Trailers-Only.
             let status = call::status_from_fields(fields);
-            self.finish(id, status, metadata.unwrap_or_default());
+            self.end_by_server(id, status, metadata.unwrap_or_default());
             return;
         }
         let Ok(metadata) = metadata else {
@@ -653,14 +704,21 @@ impl Connection {
             return;
         };
         if let Err(status) = call.inbound.finish() {
-            self.finish(id, status, Metadata::new());
+            self.end_by_server(id, status, Metadata::new());
             return;
         }
         let status = call::status_from_fields(fields);
         let trailers = Metadata::from_fields(fields).unwrap_or_default();
-        // Our side may still be open (the server ended first): free it.
-        if let Some(stream) = call.stream
-            && !call.half_closed
+        self.end_by_server(id, status, trailers);
+    }
+
+    /// The server ended the call (trailers or Trailers-Only). Our side may
+    /// still be open (the server ended first): free the stream, or it would
+    /// stay open and count against the server's concurrency limit.
+    fn end_by_server(&mut self, id: CallId, status: Status, trailers: Metadata) {
+        if let Some(call) = self.calls.get(&id)
+            && let Some(stream) = call.stream
+            && !call.end_sent
         {
             let _ = self.h2.reset_stream(stream, ErrorCode::CANCEL);
         }

@@ -342,6 +342,34 @@ impl Connection {
         while let Some(ev) = self.h2.poll_event() {
             self.on_h2_event(ev);
         }
+        self.drop_orphans();
+    }
+
+    /// Calls whose stream the application reset through [`h2`](Self::h2)
+    /// (the HTTP/2 layer reports no event for its own resets): without this
+    /// they would stay in `active_calls`, and their deadline would later
+    /// report a second ending. Each is reported once as cancelled.
+    fn drop_orphans(&mut self) {
+        if self.closed {
+            return;
+        }
+        let orphans: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| self.h2.send_window(c.stream).is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in orphans {
+            if let Some(call) = self.calls.remove(&id)
+                && let Some(d) = call.deadline
+            {
+                self.deadlines.remove(&(d, id));
+            }
+            self.events.push_back(Event::Cancelled {
+                call: id,
+                status: Status::cancelled("stream reset by the server application"),
+            });
+        }
     }
 
     /// Ends a call the application did not finish, with a status sent to
