@@ -244,3 +244,66 @@ fn message_too_large_is_resource_exhausted() {
     });
     assert_eq!(status, Some(Code::ResourceExhausted));
 }
+
+#[cfg(feature = "compression")]
+#[test]
+fn compressed_both_ways() {
+    use grpc_sansio::grpc::Encoding;
+    for enc in [Encoding::Gzip, Encoding::Deflate] {
+        for split in [usize::MAX, 1] {
+            let mut p = Pair::new(
+                client::Config::default(),
+                server::Config { response_encoding: enc, ..server::Config::default() },
+                Instant::now(),
+            );
+            p.split = split;
+            let mut req = client::Request::new("/pkg.Svc/Bidi");
+            req.encoding = enc;
+            let c = p.client.start_call(req, p.now).unwrap();
+            let big = Bytes::from(vec![b'a'; 100_000]);
+            p.client.send_message(c, big.clone()).unwrap();
+            p.client.half_close(c).unwrap();
+            p.drive();
+            let s = server_call(&mut p);
+            assert_eq!(p.server_events.pop_front(), Some(server::Event::Message { call: s, data: big.clone() }));
+            p.server.send_message(s, big.clone()).unwrap();
+            p.server.finish(s, Status::ok(), &Metadata::new()).unwrap();
+            // the wire carries far fewer bytes than the messages
+            let mut wire = 0;
+            while let Some(t) = p.server.poll_transmit() {
+                wire += t.len();
+                for chunk in t {
+                    let _ = p.client.recv(chunk, p.now);
+                }
+            }
+            assert!(wire < 10_000, "{enc:?}: {wire} bytes on the wire");
+            p.drive();
+            let got: Vec<_> = std::iter::from_fn(|| p.client.poll_event()).chain(p.client_events.drain(..)).collect();
+            assert!(got.iter().any(|e| matches!(e, client::Event::Message { data, .. } if *data == big)), "{enc:?}");
+            assert!(got.iter().any(|e| matches!(e, client::Event::Status { status, .. } if status.is_ok())), "{enc:?}");
+        }
+    }
+}
+
+#[cfg(feature = "compression")]
+#[test]
+fn gzip_bomb_is_resource_exhausted() {
+    use grpc_sansio::grpc::Encoding;
+    let mut p = Pair::new(
+        client::Config::default(),
+        server::Config { max_receive_message_size: 64 << 10, ..server::Config::default() },
+        Instant::now(),
+    );
+    let mut req = client::Request::new("/pkg.Svc/Bomb");
+    req.encoding = Encoding::Gzip;
+    let c = p.client.start_call(req, p.now).unwrap();
+    // 10 MiB of zeros compresses to ~10 KiB: under the limit on the wire
+    p.client.send_message(c, Bytes::from(vec![0u8; 10 << 20])).unwrap();
+    p.drive();
+    let status = p.client_events.iter().find_map(|e| match e {
+        client::Event::Status { call, status, .. } if *call == c => Some(status.code),
+        _ => None,
+    });
+    assert_eq!(status, Some(Code::ResourceExhausted));
+    assert!(p.server.held_bytes() < 1 << 20);
+}
