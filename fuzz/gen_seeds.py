@@ -127,6 +127,26 @@ def main():
     write("client_connection", "push", seed(0, 3, push))
     write("client_connection", "third-stream", seed(0b100, 4, response))
 
+    # grpc_server: the preface is always prepended.
+    write("grpc_server", "unary", seed(0, 1, post))
+    write("grpc_server", "small-limits", seed(0b010, 2, post))
+    write("grpc_server", "gzip-responses", seed(0b100, 3, post + padded))
+    compressed = SETTINGS_FRAME + frame(HEADERS, END_HEADERS, 1, POST + lit(b"grpc-encoding", b"gzip")) + \
+        frame(DATA, END_STREAM, 1, b"\x01" + struct.pack(">I", 25) +
+              bytes.fromhex("1f8b08000000000002ffcb48cdc9c90700863ba6360500000000"[:50]))
+    write("grpc_server", "compressed", seed(0, 4, compressed))
+
+    # grpc_client: the server's side; calls are on streams 1, 3, 5.
+    grpc_response = response + \
+        frame(HEADERS, END_HEADERS | END_STREAM, 5, STATUS_200 + TRAILERS)
+    write("grpc_client", "response", seed(0, 1, grpc_response))
+    write("grpc_client", "refused", seed(0b100, 2, refused))
+    write("grpc_client", "small-limits", seed(0b001, 3, grpc_response))
+
+    # deframer: plain message bytes.
+    write("deframer", "messages", seed(0, 1, GRPC_MSG * 3 + b"\x01\x00\x00\x00\x00"))
+    write("deframer", "large-prefix", seed(0, 2, b"\x00\xff\xff\xff\xff" + GRPC_MSG))
+
 
 if __name__ == "__main__":
     main()

@@ -195,7 +195,7 @@ impl Connection {
         let (head, body) = match call::frame_message(data, call.encoding) {
             Ok(parts) => parts,
             Err(status) => {
-                let _ = self.finish(id, status.clone(), &Metadata::new());
+                let _ = self.end_call(id, status.clone(), &Metadata::new());
                 self.events.push_back(Event::Cancelled { call: id, status });
                 return Ok(());
             }
@@ -209,7 +209,27 @@ impl Connection {
 
     /// Ends the call with its status and trailing metadata: trailers after
     /// the response, or a Trailers-Only response if nothing was sent yet.
+    ///
+    /// After `finish`, nothing more is reported about the call: events of it
+    /// still queued (e.g. messages that came with the request, before a
+    /// `reject`) are dropped.
     pub fn finish(
+        &mut self,
+        id: CallId,
+        status: Status,
+        trailers: &Metadata,
+    ) -> Result<(), CallError> {
+        self.events.retain(|e| match e {
+            Event::Message { call, .. } | Event::HalfClose { call } | Event::Writable { call } => {
+                *call != id
+            }
+            _ => true,
+        });
+        self.end_call(id, status, trailers)
+    }
+
+    /// Sends the call's status (trailers or Trailers-Only) and forgets it.
+    fn end_call(
         &mut self,
         id: CallId,
         status: Status,
@@ -307,7 +327,7 @@ impl Connection {
             }
             self.deadlines.pop_first();
             let status = Status::deadline_exceeded("deadline exceeded");
-            let _ = self.finish(id, status.clone(), &Metadata::new());
+            let _ = self.end_call(id, status.clone(), &Metadata::new());
             self.events.push_back(Event::Cancelled { call: id, status });
         }
         self.pump();
@@ -376,7 +396,7 @@ impl Connection {
     /// the client, and tells the application.
     fn abort(&mut self, id: CallId, status: Status) {
         if self.calls.contains_key(&id) {
-            let _ = self.finish(id, status.clone(), &Metadata::new());
+            let _ = self.end_call(id, status.clone(), &Metadata::new());
             self.events.push_back(Event::Cancelled { call: id, status });
         }
     }

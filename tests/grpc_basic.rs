@@ -253,7 +253,10 @@ fn compressed_both_ways() {
         for split in [usize::MAX, 1] {
             let mut p = Pair::new(
                 client::Config::default(),
-                server::Config { response_encoding: enc, ..server::Config::default() },
+                server::Config {
+                    response_encoding: enc,
+                    ..server::Config::default()
+                },
                 Instant::now(),
             );
             p.split = split;
@@ -265,7 +268,13 @@ fn compressed_both_ways() {
             p.client.half_close(c).unwrap();
             p.drive();
             let s = server_call(&mut p);
-            assert_eq!(p.server_events.pop_front(), Some(server::Event::Message { call: s, data: big.clone() }));
+            assert_eq!(
+                p.server_events.pop_front(),
+                Some(server::Event::Message {
+                    call: s,
+                    data: big.clone()
+                })
+            );
             p.server.send_message(s, big.clone()).unwrap();
             p.server.finish(s, Status::ok(), &Metadata::new()).unwrap();
             // the wire carries far fewer bytes than the messages
@@ -278,9 +287,19 @@ fn compressed_both_ways() {
             }
             assert!(wire < 10_000, "{enc:?}: {wire} bytes on the wire");
             p.drive();
-            let got: Vec<_> = std::iter::from_fn(|| p.client.poll_event()).chain(p.client_events.drain(..)).collect();
-            assert!(got.iter().any(|e| matches!(e, client::Event::Message { data, .. } if *data == big)), "{enc:?}");
-            assert!(got.iter().any(|e| matches!(e, client::Event::Status { status, .. } if status.is_ok())), "{enc:?}");
+            let got: Vec<_> = std::iter::from_fn(|| p.client.poll_event())
+                .chain(p.client_events.drain(..))
+                .collect();
+            assert!(
+                got.iter()
+                    .any(|e| matches!(e, client::Event::Message { data, .. } if *data == big)),
+                "{enc:?}"
+            );
+            assert!(
+                got.iter()
+                    .any(|e| matches!(e, client::Event::Status { status, .. } if status.is_ok())),
+                "{enc:?}"
+            );
         }
     }
 }
@@ -291,14 +310,19 @@ fn gzip_bomb_is_resource_exhausted() {
     use grpc_sansio::grpc::Encoding;
     let mut p = Pair::new(
         client::Config::default(),
-        server::Config { max_receive_message_size: 64 << 10, ..server::Config::default() },
+        server::Config {
+            max_receive_message_size: 64 << 10,
+            ..server::Config::default()
+        },
         Instant::now(),
     );
     let mut req = client::Request::new("/pkg.Svc/Bomb");
     req.encoding = Encoding::Gzip;
     let c = p.client.start_call(req, p.now).unwrap();
     // 10 MiB of zeros compresses to ~10 KiB: under the limit on the wire
-    p.client.send_message(c, Bytes::from(vec![0u8; 10 << 20])).unwrap();
+    p.client
+        .send_message(c, Bytes::from(vec![0u8; 10 << 20]))
+        .unwrap();
     p.drive();
     let status = p.client_events.iter().find_map(|e| match e {
         client::Event::Status { call, status, .. } if *call == c => Some(status.code),
@@ -306,4 +330,37 @@ fn gzip_bomb_is_resource_exhausted() {
     });
     assert_eq!(status, Some(Code::ResourceExhausted));
     assert!(p.server.held_bytes() < 1 << 20);
+}
+
+/// Fuzz finding (grpc_server): messages that arrived with the request were
+/// still reported after the application rejected the call.
+#[test]
+fn nothing_is_reported_about_a_call_after_finish() {
+    let mut p = pair();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/X"), p.now)
+        .unwrap();
+    p.client
+        .send_message(c, Bytes::from_static(b"one"))
+        .unwrap();
+    p.client.half_close(c).unwrap();
+    // deliver everything to the server, but look at its events one by one
+    while let Some(t) = p.client.poll_transmit() {
+        for chunk in t {
+            let _ = p.server.recv(chunk, p.now);
+        }
+    }
+    let s = match p.server.poll_event() {
+        Some(server::Event::Call { call, .. }) => call,
+        other => panic!("{other:?}"),
+    };
+    p.server
+        .reject(s, Status::new(Code::PermissionDenied, "no"))
+        .unwrap();
+    assert_eq!(
+        p.server.poll_event(),
+        None,
+        "no message or half-close after reject"
+    );
 }

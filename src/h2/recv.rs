@@ -620,40 +620,45 @@ impl Connection {
                 "GOAWAY raised its last stream identifier (RFC 9113 §6.8)",
             ));
         }
+        // The GoAway event comes first; then each refused stream's Reset;
+        // `Closed` (if nothing is left) always last.
+        self.events.push_back(Event::GoAway {
+            last_stream_id: f.last_stream_id,
+            code: f.code,
+            debug_data: f.debug_data.clone(),
+        });
         // Our streams above last_stream_id were never processed: refused,
-        // safe to retry (§6.8, §8.7). `goaway_received` is set only after
-        // them, so that `Closed` (if nothing is left) comes last.
+        // safe to retry (§6.8, §8.7).
         let refused: Vec<u32> = self
             .streams
             .range(f.last_stream_id.0 + 1..)
             .filter(|(id, _)| self.is_local_id(StreamId(**id)))
             .map(|(id, _)| *id)
             .collect();
-        for id in refused {
+        for &id in &refused {
             self.events.push_back(Event::Reset {
                 stream_id: StreamId(id),
                 code: ErrorCode::REFUSED_STREAM,
                 by: ResetBy::Remote,
             });
-            self.remove_stream(StreamId(id), false);
         }
-        self.events.push_back(Event::GoAway {
-            last_stream_id: f.last_stream_id,
-            code: f.code,
-            debug_data: f.debug_data.clone(),
-        });
-        self.goaway_received = Some(f.last_stream_id);
         if f.code != ErrorCode::NO_ERROR {
+            // The peer ends the connection with an error (§5.4.1).
             let error = crate::error::ConnectionError::Remote {
                 code: f.code,
                 debug_data: f.debug_data,
             };
+            self.goaway_received = Some(f.last_stream_id);
             self.streams.clear();
             self.ready.clear();
             self.queued_data = 0;
             self.error = Some(error.clone());
             self.emit_closed(Some(error));
             return Ok(());
+        }
+        self.goaway_received = Some(f.last_stream_id);
+        for id in refused {
+            self.remove_stream(StreamId(id), false);
         }
         self.check_drained();
         Ok(())
