@@ -337,6 +337,7 @@ fn gzip_bomb_is_resource_exhausted() {
 #[test]
 fn nothing_is_reported_about_a_call_after_finish() {
     let mut p = pair();
+    p.drive(); // handshake: calls wait for the server's SETTINGS
     let c = p
         .client
         .start_call(client::Request::new("/pkg.Svc/X"), p.now)
