@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
                 Ok(Some(m)) => {
                     assert!(failed.is_none(), "message after an error");
                     assert!(m.data.len() <= limit);
-                    reframed.extend_from_slice(&framing::encode_header(m.compressed, m.data.len() as u32));
+                    reframed.extend_from_slice(&framing::encode_header(
+                        m.compressed,
+                        m.data.len() as u32,
+                    ));
                     reframed.extend_from_slice(&m.data);
                 }
                 Ok(None) => break,
@@ -40,6 +43,9 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(d.buffered_len() <= payload.len());
     }
-    assert!(payload.starts_with(&reframed), "messages must be the input, in order");
+    assert!(
+        payload.starts_with(&reframed),
+        "messages must be the input, in order"
+    );
     let _ = d.finish();
 });

@@ -62,7 +62,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = conn.recv(Bytes::copy_from_slice(chunk), now);
         drain(&mut conn, &mut ended, &mut closed);
         while conn.poll_transmit().is_some() {}
-        assert!(conn.held_bytes() < HELD_BYTES_CEILING, "held {}", conn.held_bytes());
+        assert!(
+            conn.held_bytes() < HELD_BYTES_CEILING,
+            "held {}",
+            conn.held_bytes()
+        );
     }
     conn.recv_eof(now);
     drain(&mut conn, &mut ended, &mut closed);
@@ -79,8 +83,13 @@ fn drain(
     while let Some(ev) = conn.poll_event() {
         assert!(!*closed, "event after Closed: {ev:?}");
         match ev {
-            Event::Headers { call, .. } | Event::Message { call, .. } | Event::Writable { call } => {
-                assert!(!ended.contains_key(&call), "event after the status of {call:?}");
+            Event::Headers { call, .. }
+            | Event::Message { call, .. }
+            | Event::Writable { call } => {
+                assert!(
+                    !ended.contains_key(&call),
+                    "event after the status of {call:?}"
+                );
             }
             Event::Status { call, .. } => *ended.entry(call).or_default() += 1,
             Event::GoAway { .. } => {}

@@ -43,8 +43,14 @@ fuzz_target!(|data: &[u8]| {
             assert!(!closed, "event after Closed: {ev:?}");
             match ev {
                 Event::Call { call, .. } => {
-                    if answer && input.rng.one_in(3) {
-                        let _ = conn.reject(call, Status::new(Code::Unimplemented, "no"));
+                    // An Err means the call already ended; its Cancelled
+                    // event is still queued.
+                    if answer
+                        && input.rng.one_in(3)
+                        && conn
+                            .reject(call, Status::new(Code::Unimplemented, "no"))
+                            .is_ok()
+                    {
                         ended.insert(call);
                     }
                 }
@@ -59,8 +65,9 @@ fuzz_target!(|data: &[u8]| {
                     if answer {
                         let mut md = Metadata::new();
                         let _ = md.append("x-fuzz", "1");
-                        let _ = conn.finish(call, Status::ok(), &md);
-                        ended.insert(call);
+                        if conn.finish(call, Status::ok(), &md).is_ok() {
+                            ended.insert(call);
+                        }
                     }
                 }
                 Event::Cancelled { call, .. } => {
@@ -71,7 +78,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         while conn.poll_transmit().is_some() {}
-        assert!(conn.held_bytes() < HELD_BYTES_CEILING, "held {}", conn.held_bytes());
+        assert!(
+            conn.held_bytes() < HELD_BYTES_CEILING,
+            "held {}",
+            conn.held_bytes()
+        );
     }
     conn.recv_eof(now);
     while conn.poll_event().is_some() {}
