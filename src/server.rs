@@ -93,6 +93,11 @@ pub enum Event {
         /// The call.
         call: CallId,
     },
+    /// The client sent GOAWAY: it opens no new calls; running ones go on.
+    GoAway {
+        /// The client's code.
+        code: ErrorCode,
+    },
     /// The connection is over.
     Closed {
         /// Why, if not cleanly.
@@ -471,7 +476,8 @@ impl Connection {
                 self.closed = true;
                 self.events.push_back(Event::Closed { error });
             }
-            h2::Event::GoAway { .. } | h2::Event::PeerSettings(_) | h2::Event::PingAck { .. } => {}
+            h2::Event::GoAway { code, .. } => self.events.push_back(Event::GoAway { code }),
+            h2::Event::PeerSettings(_) | h2::Event::PingAck { .. } => {}
         }
     }
 

@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
                 Event::Cancelled { call, .. } => {
                     assert!(ended.insert(call), "second ending for {call:?}");
                 }
-                Event::Writable { .. } => {}
+                Event::Writable { .. } | Event::GoAway { .. } => {}
                 Event::Closed { .. } => closed = true,
             }
         }
