@@ -457,28 +457,37 @@ impl Connection {
     /// Feeds received bytes.
     pub fn recv(&mut self, data: Bytes, now: Instant) -> Result<(), ConnectionError> {
         self.now = now;
-        let r = self.h2.recv(data, now);
-        self.pump();
-        r
+        // Events are taken from the HTTP/2 layer only as the application
+        // polls: flow-control credit returns as messages are consumed.
+        self.h2.recv(data, now)
     }
 
     /// The transport ended.
     pub fn recv_eof(&mut self, now: Instant) {
         self.now = now;
         self.h2.recv_eof(now);
-        self.pump();
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() {
-            self.pump();
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            match self.h2.poll_event() {
+                Some(ev) => self.on_h2_event(ev),
+                None => {
+                    // Streams may have freed up: waiting calls go first.
+                    self.open_queued();
+                    return self.events.pop_front();
+                }
+            }
         }
-        self.events.pop_front()
     }
 
     /// The next bytes to write.
     pub fn poll_transmit(&mut self) -> Option<h2::Transmit> {
+        self.open_queued();
         self.h2.poll_transmit()
     }
 
@@ -502,7 +511,6 @@ impl Connection {
             self.cancel_with(id, Status::deadline_exceeded("deadline exceeded"));
         }
         self.open_queued();
-        self.pump();
     }
 
     /// Whether the connection is over.
@@ -529,14 +537,6 @@ impl Connection {
     /// The HTTP/2 connection underneath (for PINGs and statistics).
     pub fn h2(&mut self) -> &mut h2::Connection {
         &mut self.h2
-    }
-
-    /// Translates HTTP/2 events into call events.
-    fn pump(&mut self) {
-        while let Some(ev) = self.h2.poll_event() {
-            self.on_h2_event(ev);
-        }
-        self.open_queued();
     }
 
     fn on_h2_event(&mut self, ev: h2::Event) {

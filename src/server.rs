@@ -290,24 +290,31 @@ impl Connection {
     /// Feeds received bytes.
     pub fn recv(&mut self, data: Bytes, now: Instant) -> Result<(), ConnectionError> {
         self.now = now;
-        let r = self.h2.recv(data, now);
-        self.pump();
-        r
+        // Events are taken from the HTTP/2 layer only as the application
+        // polls: flow-control credit returns as messages are consumed.
+        self.h2.recv(data, now)
     }
 
     /// The transport ended.
     pub fn recv_eof(&mut self, now: Instant) {
         self.now = now;
         self.h2.recv_eof(now);
-        self.pump();
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() {
-            self.pump();
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            match self.h2.poll_event() {
+                Some(ev) => self.on_h2_event(ev),
+                None => {
+                    self.drop_orphans();
+                    return self.events.pop_front();
+                }
+            }
         }
-        self.events.pop_front()
     }
 
     /// The next bytes to write.
@@ -335,7 +342,6 @@ impl Connection {
             let _ = self.end_call(id, status.clone(), &Metadata::new());
             self.events.push_back(Event::Cancelled { call: id, status });
         }
-        self.pump();
     }
 
     /// Whether the connection is over.
@@ -361,13 +367,6 @@ impl Connection {
     /// The HTTP/2 connection underneath.
     pub fn h2(&mut self) -> &mut h2::Connection {
         &mut self.h2
-    }
-
-    fn pump(&mut self) {
-        while let Some(ev) = self.h2.poll_event() {
-            self.on_h2_event(ev);
-        }
-        self.drop_orphans();
     }
 
     /// Calls whose stream the application reset through [`h2`](Self::h2)

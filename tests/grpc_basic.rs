@@ -365,3 +365,65 @@ fn nothing_is_reported_about_a_call_after_finish() {
         "no message or half-close after reject"
     );
 }
+
+/// DESIGN §1, backpressure inbound: a server application that does not
+/// consume its events stops the client's flow of messages; what the
+/// server holds stays within its flow-control windows.
+#[test]
+fn slow_server_application_slows_the_client() {
+    let mut p = pair();
+    p.drive();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/Upload"), p.now)
+        .unwrap();
+    let msg = Bytes::from(vec![9u8; 64 << 10]);
+    let mut accepted = 0usize;
+    for _ in 0..2000 {
+        while p.client.send_message(c, msg.clone()).is_ok() {
+            accepted += msg.len();
+            if accepted > 64 << 20 {
+                break;
+            }
+        }
+        // move bytes both ways; the client's events are read, the server's not
+        let mut moved = false;
+        while let Some(t) = p.client.poll_transmit() {
+            moved = true;
+            for chunk in t {
+                let _ = p.server.recv(chunk, p.now);
+            }
+        }
+        while let Some(t) = p.server.poll_transmit() {
+            moved = true;
+            for chunk in t {
+                let _ = p.client.recv(chunk, p.now);
+            }
+        }
+        while p.client.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    }
+    let held = p.server.held_bytes();
+    // the server's connection window (2 MiB by default) bounds what it holds
+    assert!(held < 3 << 20, "server holds {held} bytes");
+    assert!(
+        accepted < 8 << 20,
+        "client queued {accepted} bytes without the server reading"
+    );
+    // once the application reads, everything flows again
+    let mut got = 0usize;
+    for _ in 0..10_000 {
+        p.step();
+        while let Some(ev) = p.server_events.pop_front() {
+            if let server::Event::Message { data, .. } = ev {
+                got += data.len();
+            }
+        }
+        if got >= accepted {
+            break;
+        }
+    }
+    assert_eq!(got, accepted);
+}

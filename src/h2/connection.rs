@@ -145,6 +145,8 @@ pub struct Connection {
     pub(crate) shutdown: Option<Shutdown>,
 
     pub(crate) events: VecDeque<Event>,
+    /// DATA bytes in `events`, not yet handed to the application.
+    pub(crate) event_data_bytes: usize,
     pub(crate) error: Option<ConnectionError>,
     pub(crate) closed_emitted: bool,
 
@@ -201,6 +203,7 @@ impl Connection {
             goaway_received: None,
             shutdown: None,
             events: VecDeque::new(),
+            event_data_bytes: 0,
             error: None,
             closed_emitted: false,
             settings_budget: Budget::new(config.settings_rate),
@@ -310,9 +313,11 @@ impl Connection {
         if let Event::Data {
             stream_id, data, ..
         } = &event
-            && self.config.release_mode == ReleaseMode::OnDelivery
         {
-            self.release(*stream_id, data.len());
+            self.event_data_bytes -= data.len();
+            if self.config.release_mode == ReleaseMode::OnDelivery {
+                self.release(*stream_id, data.len());
+            }
         }
         Some(event)
     }
@@ -377,7 +382,8 @@ impl Connection {
 
     /// Bytes this connection holds on behalf of the peer and the application:
     /// input waiting for the rest of a frame, a header block in reassembly,
-    /// HPACK tables, queued output and queued DATA.
+    /// HPACK tables, queued output, queued DATA, and received DATA waiting
+    /// in events.
     pub fn held_bytes(&self) -> usize {
         self.decoder.buffered_len()
             + self.pending_block.as_ref().map_or(0, |b| b.buf.capacity())
@@ -386,6 +392,7 @@ impl Connection {
             + self.out.capacity()
             + self.block_buf.capacity()
             + self.queued_data
+            + self.event_data_bytes
     }
 
     /// Streams currently open or half-closed.

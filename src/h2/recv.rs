@@ -150,6 +150,7 @@ impl Connection {
             // Nothing to report; a flood of these is abuse (CVE-2019-9518).
             self.spend_empty("empty DATA frames")?;
         } else {
+            self.event_data_bytes += f.payload.len();
             self.events.push_back(Event::Data {
                 stream_id: id,
                 data: f.payload,
