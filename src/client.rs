@@ -477,6 +477,7 @@ impl Connection {
             match self.h2.poll_event() {
                 Some(ev) => self.on_h2_event(ev),
                 None => {
+                    self.drop_orphans();
                     // Streams may have freed up: waiting calls go first.
                     self.open_queued();
                     return self.events.pop_front();
@@ -537,6 +538,28 @@ impl Connection {
     /// The HTTP/2 connection underneath (for PINGs and statistics).
     pub fn h2(&mut self) -> &mut h2::Connection {
         &mut self.h2
+    }
+
+    /// Calls whose stream the application reset through [`h2`](Self::h2)
+    /// (the HTTP/2 layer reports no event for its own resets): each ends
+    /// once with CANCELLED instead of lingering.
+    fn drop_orphans(&mut self) {
+        if self.closed {
+            return;
+        }
+        let orphans: Vec<CallId> = self
+            .by_stream
+            .iter()
+            .filter(|(stream, _)| self.h2.send_window(**stream).is_none())
+            .map(|(_, id)| *id)
+            .collect();
+        for id in orphans {
+            self.finish(
+                id,
+                Status::cancelled("stream reset by the client application"),
+                Metadata::new(),
+            );
+        }
     }
 
     fn on_h2_event(&mut self, ev: h2::Event) {

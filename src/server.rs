@@ -277,6 +277,24 @@ impl Connection {
         self.finish(id, status, &Metadata::new())
     }
 
+    /// Abandons a call without a status: RST_STREAM(CANCEL), which the
+    /// client reports as CANCELLED (PROTOCOL-HTTP2.md). Nothing more is
+    /// reported about the call.
+    pub fn cancel(&mut self, id: CallId) -> Result<(), CallError> {
+        let call = self.calls.remove(&id).ok_or(CallError::UnknownCall)?;
+        if let Some(d) = call.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        self.events.retain(|e| match e {
+            Event::Message { call, .. } | Event::HalfClose { call } | Event::Writable { call } => {
+                *call != id
+            }
+            _ => true,
+        });
+        let _ = self.h2.reset_stream(call.stream, ErrorCode::CANCEL);
+        Ok(())
+    }
+
     /// Graceful shutdown: the two-step GOAWAY; calls in flight finish.
     pub fn shutdown(&mut self, now: Instant) {
         self.now = now;

@@ -427,3 +427,59 @@ fn slow_server_application_slows_the_client() {
     }
     assert_eq!(got, accepted);
 }
+
+#[test]
+fn server_cancel_is_cancelled_at_the_client() {
+    let mut p = pair();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/X"), p.now)
+        .unwrap();
+    p.client.send_message(c, Bytes::from_static(b"m")).unwrap();
+    p.drive();
+    let s = server_call(&mut p);
+    p.server.cancel(s).unwrap();
+    assert_eq!(p.server.cancel(s), Err(server::CallError::UnknownCall));
+    p.drive();
+    assert!(
+        p.server_events
+            .iter()
+            .all(|e| !matches!(e, server::Event::Cancelled { .. }))
+    );
+    match p.client_events.pop_front() {
+        Some(client::Event::Status { call, status, .. }) => {
+            assert_eq!(call, c);
+            assert_eq!(status.code, Code::Cancelled);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.server.active_calls(), 0);
+    assert_eq!(p.client.active_calls(), 0);
+}
+
+#[test]
+fn client_stream_reset_through_h2_ends_the_call_once() {
+    let mut p = pair();
+    p.drive();
+    let c = p
+        .client
+        .start_call(client::Request::new("/pkg.Svc/X"), p.now)
+        .unwrap();
+    p.drive();
+    let _ = server_call(&mut p);
+    p.client
+        .h2()
+        .reset_stream(
+            grpc_sansio::frame::StreamId(1),
+            grpc_sansio::ErrorCode::CANCEL,
+        )
+        .unwrap();
+    p.drive();
+    let statuses: Vec<_> = p
+        .client_events
+        .iter()
+        .filter(|e| matches!(e, client::Event::Status { call, .. } if *call == c))
+        .collect();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(p.client.active_calls(), 0);
+}
