@@ -528,7 +528,8 @@ impl Connection {
             if let Some(t) = call::field(fields, b"grpc-timeout") {
                 let d = timeout::parse(t)
                     .map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
-                call.deadline = Some(self.now.checked_add(d).unwrap_or(self.now + timeout::MAX));
+                // A timeout the clock cannot represent is no deadline at all.
+                call.deadline = self.now.checked_add(d);
             }
             if let Some(enc) = call::field(fields, b"grpc-encoding") {
                 match Encoding::from_name(enc) {

@@ -345,3 +345,31 @@ fn closed_stream_memory_is_bounded() {
         r.conn.held_bytes()
     );
 }
+
+/// Timeouts too large for the clock are "no deadline", never an overflow.
+#[test]
+fn huge_timeouts_do_not_overflow_the_clock() {
+    let config = Config {
+        handshake_timeout: Duration::MAX,
+        settings_timeout: Duration::MAX,
+        shutdown_ping_timeout: Duration::MAX,
+        ..Config::default()
+    };
+    let mut r = Raw::server_with(config, Feed::Whole);
+    r.handshake();
+    let now = r.now;
+    r.conn.shutdown(now);
+    r.advance(Duration::from_secs(3600));
+    // only the first GOAWAY (2^31-1): still waiting for the PING's ACK
+    let goaways: Vec<_> = r
+        .sent
+        .iter()
+        .filter_map(|f| match f {
+            Frame::GoAway(g) => Some(g.last_stream_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(goaways, vec![StreamId::MAX]);
+    assert!(!r.conn.is_closed());
+    assert!(r.result.is_ok());
+}

@@ -81,7 +81,8 @@ pub(crate) struct PendingBlock {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Shutdown {
     /// First GOAWAY(2^31-1) and a PING sent; waiting for the ACK.
-    AwaitingPing { deadline: Instant },
+    /// (`None`: the timeout does not fit the clock; wait for the ACK.)
+    AwaitingPing { deadline: Option<Instant> },
     /// Final GOAWAY sent; draining the streams it admitted.
     Draining,
 }
@@ -181,8 +182,8 @@ impl Connection {
             pending_block: None,
             peer: PeerSettings::default(),
             got_peer_settings: false,
-            handshake_deadline: Some(now + config.handshake_timeout),
-            settings_ack_deadline: Some(now + config.settings_timeout),
+            handshake_deadline: now.checked_add(config.handshake_timeout),
+            settings_ack_deadline: now.checked_add(config.settings_timeout),
             local_initial_window: DEFAULT_INITIAL_WINDOW_SIZE,
             streams: BTreeMap::new(),
             closed: BTreeMap::new(),
@@ -328,7 +329,7 @@ impl Connection {
             return None;
         }
         let shutdown = match self.shutdown {
-            Some(Shutdown::AwaitingPing { deadline }) => Some(deadline),
+            Some(Shutdown::AwaitingPing { deadline }) => deadline,
             _ => None,
         };
         [
@@ -361,7 +362,9 @@ impl Connection {
             );
             return;
         }
-        if let Some(Shutdown::AwaitingPing { deadline }) = self.shutdown
+        if let Some(Shutdown::AwaitingPing {
+            deadline: Some(deadline),
+        }) = self.shutdown
             && deadline <= now
         {
             self.send_final_goaway();

@@ -233,9 +233,9 @@ impl Connection {
                     payload: SHUTDOWN_PING,
                 }
                 .encode(&mut self.out);
-                self.shutdown = Some(Shutdown::AwaitingPing {
-                    deadline: now + self.config.shutdown_ping_timeout,
-                });
+                // A timeout too large for the clock means: wait for the ACK.
+                let deadline = now.checked_add(self.config.shutdown_ping_timeout);
+                self.shutdown = Some(Shutdown::AwaitingPing { deadline });
             }
             Role::Client => self.send_final_goaway(),
         }
