@@ -73,8 +73,6 @@ pub(crate) struct PendingBlock {
     pub(crate) priority: Option<PrioritySpec>,
     pub(crate) buf: BytesMut,
     pub(crate) frames: u32,
-    /// A PUSH_PROMISE block (decoded only to reject it).
-    pub(crate) push: bool,
 }
 
 /// Graceful shutdown progress (§6.8).

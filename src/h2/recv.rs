@@ -178,9 +178,9 @@ impl Connection {
 
     fn on_headers(&mut self, f: Headers) -> Res {
         if f.end_headers {
-            self.on_header_block(f.stream_id, f.fragment, f.end_stream, f.priority, false)
+            self.on_header_block(f.stream_id, f.fragment, f.end_stream, f.priority)
         } else {
-            self.start_block(f.stream_id, &f.fragment, f.end_stream, f.priority, false)
+            self.start_block(f.stream_id, &f.fragment, f.end_stream, f.priority)
         }
     }
 
@@ -190,7 +190,6 @@ impl Connection {
         fragment: &[u8],
         end_stream: bool,
         priority: Option<PrioritySpec>,
-        push: bool,
     ) -> Res {
         self.check_block_size(fragment.len())?;
         let mut buf = BytesMut::with_capacity(fragment.len() * 2);
@@ -201,7 +200,6 @@ impl Connection {
             priority,
             buf,
             frames: 1,
-            push,
         });
         Ok(())
     }
@@ -246,13 +244,7 @@ impl Connection {
         let Some(p) = self.pending_block.take() else {
             return Ok(());
         };
-        self.on_header_block(
-            p.stream_id,
-            p.buf.freeze(),
-            p.end_stream,
-            p.priority,
-            p.push,
-        )
+        self.on_header_block(p.stream_id, p.buf.freeze(), p.end_stream, p.priority)
     }
 
     /// A complete header block. It is always decoded first, whatever happens
@@ -263,7 +255,6 @@ impl Connection {
         block: Bytes,
         end_stream: bool,
         priority: Option<PrioritySpec>,
-        push: bool,
     ) -> Res {
         let decoded = match self.hpack_dec.decode(&block) {
             Ok(fields) => Ok(fields),
@@ -272,12 +263,6 @@ impl Connection {
             }
             Err(DecodeError::ListTooLarge { .. }) => Err(()),
         };
-        if push {
-            return Err(ConnErr::new(
-                PROTOCOL,
-                "PUSH_PROMISE received, but push is disabled (RFC 9113 §6.6, §8.4)",
-            ));
-        }
         if self.streams.contains_key(&id.0) {
             return self.on_stream_headers(id, decoded, end_stream);
         }
@@ -468,9 +453,8 @@ impl Connection {
     }
 
     fn on_push_promise(&mut self, f: PushPromise) -> Res {
-        // We advertise SETTINGS_ENABLE_PUSH = 0, and clients never push.
-        // The block is still decoded by the error path below: no, the
-        // connection ends, so the HPACK context no longer matters.
+        // We advertise SETTINGS_ENABLE_PUSH = 0, and clients never push: a
+        // connection error, so its header block need not be decoded.
         let _ = f;
         Err(ConnErr::new(
             PROTOCOL,
