@@ -38,6 +38,8 @@ pub mod grpc;
 pub mod h2;
 pub mod hpack;
 pub mod server;
+#[cfg(feature = "health")]
+pub mod services;
 pub mod testing;
 
 pub use error::{ConnectionError, ErrorCode, StreamError};
