@@ -35,18 +35,5 @@ impl Budget {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn refills_after_the_interval() {
-        let t0 = Instant::now();
-        let mut b = Budget::new(Rate::new(2, Duration::from_secs(1)));
-        assert!(b.spend(t0));
-        assert!(b.spend(t0));
-        assert!(!b.spend(t0 + Duration::from_millis(999)));
-        assert!(b.spend(t0 + Duration::from_secs(1)));
-    }
-}
+// Refill and exhaustion are tested through the connection in
+// tests/h2_limits.rs (settings, ping, reset and empty-frame rates).
