@@ -1,0 +1,164 @@
+//! Runtime adapters for the examples: the sans-IO connections of this crate
+//! driven over TCP by blocking std sockets ([`std_io`]), tokio
+//! ([`tokio_io`]) and smol ([`smol_io`]).
+//!
+//! Every adapter does the same four things, and nothing else:
+//! 1. feeds the bytes it reads to `recv` (end of stream to `recv_eof`),
+//! 2. writes what `poll_transmit` returns, with vectored writes,
+//! 3. sleeps until `poll_timeout` (or the application's own timer) and then
+//!    calls `handle_timeout`,
+//! 4. hands every event to the application.
+//!
+//! The application is written once, as a sans-IO state machine too: a
+//! [`ServerApp`] per server connection, a [`ClientApp`] for a client
+//! connection. The same app runs on every adapter.
+//!
+//! A connection that fails (a protocol error, a reset socket) is logged and
+//! closed; the server and its other connections go on.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::Instant;
+
+use grpc_sansio::{client, server};
+
+pub mod smol_io;
+pub mod std_io;
+pub mod tokio_io;
+
+/// The application side of one server connection.
+pub trait ServerApp: Send + 'static {
+    /// One event of the connection; answer through `conn`.
+    fn on_event(&mut self, conn: &mut server::Connection, event: server::Event, now: Instant);
+
+    /// When the application wants [`on_timeout`](ServerApp::on_timeout)
+    /// called (a reply it delays, say). `None`: no timer.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The time of [`poll_timeout`](ServerApp::poll_timeout) came.
+    fn on_timeout(&mut self, _conn: &mut server::Connection, _now: Instant) {}
+
+    /// State shared between connections changed (see [`Server::wake_all`]),
+    /// e.g. a health status that this connection's watchers must see.
+    fn on_wake(&mut self, _conn: &mut server::Connection, _now: Instant) {}
+}
+
+/// The application side of a client connection: it starts calls when the
+/// connection is up and reacts to their events, until it is done.
+pub trait ClientApp {
+    /// The connection exists: start the first calls.
+    fn start(&mut self, conn: &mut client::Connection, now: Instant);
+
+    /// One event of the connection.
+    fn on_event(&mut self, conn: &mut client::Connection, event: client::Event, now: Instant);
+
+    /// When the application wants [`on_timeout`](ClientApp::on_timeout).
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The time of [`poll_timeout`](ClientApp::poll_timeout) came.
+    fn on_timeout(&mut self, _conn: &mut client::Connection, _now: Instant) {}
+
+    /// Whether the application has finished; the adapter then shuts the
+    /// connection down gracefully and returns.
+    fn is_done(&self) -> bool;
+}
+
+/// What a server adapter shares between its connections: a way to wake
+/// them all, and the shutdown flag.
+#[derive(Clone, Default)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    wakers: Mutex<HashMap<u64, Waker>>,
+    shutting_down: AtomicBool,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl Server {
+    /// A new id for a connection.
+    pub fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers how to wake connection `id`.
+    pub fn register(&self, id: u64, waker: Waker) {
+        lock(&self.inner.wakers).insert(id, waker);
+    }
+
+    /// Connection `id` is gone.
+    pub fn unregister(&self, id: u64) {
+        lock(&self.inner.wakers).remove(&id);
+    }
+
+    /// How many connections are registered.
+    pub fn connections(&self) -> usize {
+        lock(&self.inner.wakers).len()
+    }
+
+    /// Wakes every connection: each calls its app's `on_wake`.
+    pub fn wake_all(&self) {
+        for w in lock(&self.inner.wakers).values() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Starts a graceful shutdown: no new connections; every connection
+    /// sends GOAWAY, lets its calls finish and closes.
+    pub fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    /// Whether [`shutdown`](Server::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// Locks, ignoring poisoning (a panicked connection thread must not take
+/// the others down).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The earlier of two optional instants.
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Polls every pending event of a server connection into the app.
+pub fn dispatch_server<A: ServerApp>(conn: &mut server::Connection, app: &mut A, now: Instant) {
+    if app.poll_timeout().is_some_and(|t| t <= now) {
+        app.on_timeout(conn, now);
+    }
+    while let Some(event) = conn.poll_event() {
+        if let server::Event::Closed { error: Some(e) } = &event {
+            eprintln!("connection closed with error: {e}");
+        }
+        app.on_event(conn, event, now);
+    }
+}
+
+/// Polls every pending event of a client connection into the app.
+pub fn dispatch_client<A: ClientApp>(conn: &mut client::Connection, app: &mut A, now: Instant) {
+    if app.poll_timeout().is_some_and(|t| t <= now) {
+        app.on_timeout(conn, now);
+    }
+    while let Some(event) = conn.poll_event() {
+        app.on_event(conn, event, now);
+    }
+}

@@ -1,0 +1,1 @@
+//! smol: a task per connection (to be written).

@@ -1,0 +1,1 @@
+//! tokio: a task per connection (to be written).
