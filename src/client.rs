@@ -527,12 +527,22 @@ impl Connection {
     /// Bytes held by the connection and its calls (see
     /// [`h2::Connection::held_bytes`]), partial messages included.
     pub fn held_bytes(&self) -> usize {
+        const ENTRY: usize = 2 * core::mem::size_of::<usize>();
         self.h2.held_bytes()
             + self
                 .calls
                 .values()
-                .map(|c| c.inbound.buffered_len() + c.pending_bytes)
+                .map(|c| {
+                    c.inbound.buffered_len()
+                        + c.pending_bytes
+                        + core::mem::size_of::<Call>()
+                        + ENTRY
+                })
                 .sum::<usize>()
+            + self.by_stream.len() * (2 * core::mem::size_of::<u64>() + ENTRY)
+            + self.queued.capacity() * core::mem::size_of::<CallId>()
+            + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
+            + self.events.capacity() * core::mem::size_of::<Event>()
     }
 
     /// The HTTP/2 connection underneath (for PINGs and statistics).

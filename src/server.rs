@@ -372,14 +372,19 @@ impl Connection {
         self.calls.len()
     }
 
-    /// Bytes held by the connection and its calls.
+    /// Bytes held by the connection and its calls (see
+    /// [`h2::Connection::held_bytes`]): partial messages, call records,
+    /// deadlines and queued events included.
     pub fn held_bytes(&self) -> usize {
+        const ENTRY: usize = 2 * core::mem::size_of::<usize>();
         self.h2.held_bytes()
             + self
                 .calls
                 .values()
-                .map(|c| c.inbound.buffered_len())
+                .map(|c| c.inbound.buffered_len() + core::mem::size_of::<Call>() + ENTRY)
                 .sum::<usize>()
+            + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
+            + self.events.capacity() * core::mem::size_of::<Event>()
     }
 
     /// The HTTP/2 connection underneath.

@@ -383,9 +383,24 @@ impl Connection {
 
     /// Bytes this connection holds on behalf of the peer and the application:
     /// input waiting for the rest of a frame, a header block in reassembly,
-    /// HPACK tables, queued output, queued DATA, and received DATA waiting
-    /// in events.
+    /// HPACK tables, queued output, queued DATA, received DATA waiting in
+    /// events, and the bookkeeping that grows with what the peer does: the
+    /// records of open and recently closed streams, the scheduler's queue
+    /// and the event queue (each counted at its in-memory size plus the
+    /// map's per-entry overhead).
     pub fn held_bytes(&self) -> usize {
+        // A B-tree map entry costs about its key and value plus a share of
+        // node overhead; two words is a fair upper estimate of the share.
+        const MAP_ENTRY_OVERHEAD: usize = 2 * core::mem::size_of::<usize>();
+        let streams = self.streams.len()
+            * (core::mem::size_of::<u32>() + core::mem::size_of::<Stream>() + MAP_ENTRY_OVERHEAD);
+        let closed = self.closed.len()
+            * (core::mem::size_of::<u32>()
+                + core::mem::size_of::<ClosedStream>()
+                + MAP_ENTRY_OVERHEAD)
+            + self.closed_order.capacity() * core::mem::size_of::<u32>();
+        let queues = self.ready.capacity() * core::mem::size_of::<u32>()
+            + self.events.capacity() * core::mem::size_of::<Event>();
         self.decoder.buffered_len()
             + self.pending_block.as_ref().map_or(0, |b| b.buf.capacity())
             + self.hpack_dec.held_bytes()
@@ -394,6 +409,9 @@ impl Connection {
             + self.block_buf.capacity()
             + self.queued_data
             + self.event_data_bytes
+            + streams
+            + closed
+            + queues
     }
 
     /// Streams currently open or half-closed.

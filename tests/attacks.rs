@@ -1,0 +1,1037 @@
+//! The attack suite: every known class of HTTP/2 and gRPC denial-of-service
+//! attack, played as bytes against our gRPC server (and, where it applies,
+//! our client), with default limits unless a test says otherwise.
+//!
+//! Each test asserts (a) the outcome the RFCs and our limits promise —
+//! GOAWAY with the right code, RST_STREAM, or harmless absorption — and
+//! (b) that the bytes the endpoint holds (`held_bytes`: buffers, queues,
+//! tables and per-stream bookkeeping) stay under a stated bound at every
+//! step of the attack, sampled after each chunk the attacker sends.
+//!
+//! CPU is bounded by construction (work per received frame is constant or
+//! proportional to its bytes, and every kind of frame that costs work
+//! without carrying data is rate-limited); these tests check the outcome,
+//! the attack's input size stands in for the CPU spent.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use grpc_sansio::ErrorCode;
+use grpc_sansio::frame::{self, Frame, FrameDecoder, FrameHeader, StreamId, flags, kind};
+use grpc_sansio::grpc::{Code, Status};
+use grpc_sansio::hpack::{self, Field};
+use grpc_sansio::{client, server};
+
+const CALM: ErrorCode = ErrorCode::ENHANCE_YOUR_CALM;
+
+// ----------------------------------------------------------------------
+// Harness
+// ----------------------------------------------------------------------
+
+fn raw_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = FrameHeader {
+        length: payload.len() as u32,
+        kind,
+        flags,
+        stream_id: StreamId(stream),
+    }
+    .to_bytes()
+    .to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+fn f(name: &str, value: &str) -> Field {
+    Field::new(
+        Bytes::copy_from_slice(name.as_bytes()),
+        Bytes::copy_from_slice(value.as_bytes()),
+    )
+}
+
+fn grpc_request(path: &str) -> Vec<Field> {
+    vec![
+        f(":method", "POST"),
+        f(":scheme", "http"),
+        f(":path", path),
+        f(":authority", "attacked.example"),
+        f("content-type", "application/grpc"),
+        f("te", "trailers"),
+    ]
+}
+
+/// An HPACK integer with an `n`-bit prefix whose high bits are `first`.
+fn hpack_int(first: u8, n: u32, mut v: usize, out: &mut Vec<u8>) {
+    let max = (1usize << n) - 1;
+    if v < max {
+        out.push(first | v as u8);
+        return;
+    }
+    out.push(first | max as u8);
+    v -= max;
+    while v >= 128 {
+        out.push((v % 128) as u8 | 0x80);
+        v /= 128;
+    }
+    out.push(v as u8);
+}
+
+/// A literal header field with incremental indexing and a new name.
+fn literal_indexed(name: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x40];
+    hpack_int(0, 7, name.len(), &mut out);
+    out.extend_from_slice(name);
+    hpack_int(0, 7, value.len(), &mut out);
+    out.extend_from_slice(value);
+    out
+}
+
+/// How the attacked endpoint's application and socket behave.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// Reads everything we send (an attacker that keeps its socket open).
+    Reads,
+    /// Never reads: our output stays in the core.
+    NeverReads,
+}
+
+/// What the attacked endpoint sent back.
+#[derive(Default)]
+struct Seen {
+    goaway: Option<ErrorCode>,
+    resets: usize,
+    data_frames: usize,
+    headers: usize,
+}
+
+/// Our gRPC server under attack.
+struct Target {
+    conn: server::Connection,
+    now: Instant,
+    peer: Peer,
+    enc: hpack::Encoder,
+    out: FrameDecoder,
+    seen: Seen,
+    max_held: usize,
+    /// Whether the application answers calls (reject with UNIMPLEMENTED)
+    /// or lets them sit.
+    answer_calls: bool,
+    calls: usize,
+    messages: Vec<Bytes>,
+    cancelled: Vec<Status>,
+}
+
+impl Target {
+    fn server(config: server::Config, peer: Peer) -> Target {
+        let now = Instant::now();
+        let mut t = Target {
+            conn: server::Connection::new(config, now),
+            now,
+            peer,
+            enc: hpack::Encoder::new(),
+            out: FrameDecoder::new(frame::MAX_MAX_FRAME_SIZE),
+            seen: Seen::default(),
+            max_held: 0,
+            answer_calls: false,
+            calls: 0,
+            messages: Vec::new(),
+            cancelled: Vec::new(),
+        };
+        let mut hello = frame::PREFACE.to_vec();
+        hello.extend(raw_frame(kind::SETTINGS, 0, 0, &[]));
+        hello.extend(raw_frame(kind::SETTINGS, flags::ACK, 0, &[]));
+        t.feed(&hello);
+        t
+    }
+
+    fn default_server(peer: Peer) -> Target {
+        Target::server(server::Config::default(), peer)
+    }
+
+    fn block(&mut self, fields: &[Field]) -> Bytes {
+        let mut b = BytesMut::new();
+        self.enc.encode(fields.iter(), &mut b);
+        b.freeze()
+    }
+
+    fn request_bytes(&mut self, id: u32, end_stream: bool) -> Vec<u8> {
+        let block = self.block(&grpc_request("/attack.Svc/Call"));
+        let fl = flags::END_HEADERS | if end_stream { flags::END_STREAM } else { 0 };
+        raw_frame(kind::HEADERS, fl, id, &block)
+    }
+
+    /// Feeds `bytes` in one `recv`, lets the application and the socket do
+    /// their part, and records the held bytes.
+    fn feed(&mut self, bytes: &[u8]) {
+        if self.conn.is_closed() {
+            return;
+        }
+        let _ = self.conn.recv(Bytes::copy_from_slice(bytes), self.now);
+        self.settle();
+    }
+
+    /// Feeds `chunks` one `recv` each (the attacker's frames as separate
+    /// reads), sampling after each.
+    fn feed_each(&mut self, chunks: impl IntoIterator<Item = Vec<u8>>) {
+        for c in chunks {
+            if self.conn.is_closed() {
+                break;
+            }
+            self.feed(&c);
+        }
+    }
+
+    fn settle(&mut self) {
+        self.max_held = self.max_held.max(self.conn.held_bytes());
+        while let Some(ev) = self.conn.poll_event() {
+            match ev {
+                server::Event::Call { call, .. } => {
+                    self.calls += 1;
+                    if self.answer_calls {
+                        let _ = self
+                            .conn
+                            .reject(call, Status::new(Code::Unimplemented, "no"));
+                    }
+                }
+                server::Event::Message { data, .. } => self.messages.push(data),
+                server::Event::Cancelled { status, .. } => self.cancelled.push(status),
+                _ => {}
+            }
+            self.max_held = self.max_held.max(self.conn.held_bytes());
+        }
+        if self.peer == Peer::Reads {
+            self.drain_output();
+        }
+        self.max_held = self.max_held.max(self.conn.held_bytes());
+    }
+
+    fn drain_output(&mut self) {
+        while let Some(t) = self.conn.poll_transmit() {
+            for c in t.chunks() {
+                self.out.push(c.clone());
+            }
+        }
+        while let Ok(Some(fr)) = self.out.decode() {
+            match fr {
+                Frame::GoAway(g) => {
+                    self.seen.goaway.get_or_insert(g.code);
+                }
+                Frame::RstStream(_) => self.seen.resets += 1,
+                Frame::Data(_) => self.seen.data_frames += 1,
+                Frame::Headers(_) => self.seen.headers += 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.conn.handle_timeout(self.now);
+        self.settle();
+    }
+
+    #[track_caller]
+    fn expect_goaway(&mut self, code: ErrorCode) {
+        self.drain_output();
+        assert_eq!(self.seen.goaway, Some(code), "GOAWAY code");
+    }
+
+    #[track_caller]
+    fn expect_alive(&mut self) {
+        self.drain_output();
+        assert_eq!(
+            self.seen.goaway,
+            None,
+            "no GOAWAY expected (held {}, {:?})",
+            self.max_held,
+            self.conn.h2().error()
+        );
+        assert!(!self.conn.is_closed());
+    }
+
+    #[track_caller]
+    fn expect_held_below(&self, bound: usize) {
+        assert!(
+            self.max_held <= bound,
+            "held up to {} bytes, bound {bound}",
+            self.max_held
+        );
+    }
+}
+
+/// Bytes a fresh connection holds once the handshake is over (buffers,
+/// tables); the bounds below are stated on top of it.
+fn baseline() -> usize {
+    let t = Target::default_server(Peer::Reads);
+    t.conn.held_bytes()
+}
+
+const KIB: usize = 1024;
+
+// ----------------------------------------------------------------------
+// Rapid Reset, MadeYouReset, reset flood
+// ----------------------------------------------------------------------
+
+/// CVE-2023-44487: HEADERS then RST_STREAM, as fast as the attacker can.
+/// The remote-reset rate (200 per 10 s) ends it with ENHANCE_YOUR_CALM.
+#[test]
+fn rapid_reset() {
+    let mut t = Target::default_server(Peer::Reads);
+    let mut n = 0;
+    for i in 0..10_000u32 {
+        let id = 1 + 2 * i;
+        let mut b = t.request_bytes(id, false);
+        b.extend(raw_frame(kind::RST_STREAM, 0, id, &8u32.to_be_bytes()));
+        t.feed(&b);
+        n += 1;
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    t.expect_goaway(CALM);
+    assert!(n <= 202, "took {n} resets to stop");
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// CVE-2025-8671: frames that make *us* reset the stream (WINDOW_UPDATE
+/// with increment 0, DATA after END_STREAM, a bad content-length...). The
+/// local-reset rate ends it.
+#[test]
+fn made_you_reset() {
+    let mut t = Target::default_server(Peer::Reads);
+    let mut n = 0;
+    for i in 0..10_000u32 {
+        let id = 1 + 2 * i;
+        let mut b = t.request_bytes(id, i % 2 == 0);
+        if i % 2 == 0 {
+            // DATA on a half-closed (remote) stream: STREAM_CLOSED.
+            b.extend(raw_frame(kind::DATA, 0, id, b"x"));
+        } else {
+            // WINDOW_UPDATE with increment 0: PROTOCOL_ERROR on the stream.
+            b.extend(raw_frame(kind::WINDOW_UPDATE, 0, id, &[0; 4]));
+        }
+        t.feed(&b);
+        n += 1;
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    t.expect_goaway(CALM);
+    assert!(n <= 202, "took {n} provoked resets to stop");
+    assert!(t.seen.resets >= 100, "resets sent: {}", t.seen.resets);
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// CVE-2019-9514: a reset flood by a peer that never reads our RST_STREAMs.
+/// The queued control output is bounded; the rate ends the connection.
+#[test]
+fn reset_flood_peer_never_reads() {
+    let mut t = Target::default_server(Peer::NeverReads);
+    for i in 0..5_000u32 {
+        let id = 1 + 2 * i;
+        let mut b = t.request_bytes(id, false);
+        b.extend(raw_frame(kind::WINDOW_UPDATE, 0, id, &[0; 4]));
+        t.feed(&b);
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    t.drain_output();
+    assert_eq!(t.seen.goaway, Some(CALM));
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+// ----------------------------------------------------------------------
+// CONTINUATION flood, huge header blocks, HPACK bombs
+// ----------------------------------------------------------------------
+
+/// The 2024 CONTINUATION family: HEADERS without END_HEADERS, then
+/// CONTINUATION frames forever. At most 32 frames or 64 KiB of block are
+/// held; then ENHANCE_YOUR_CALM.
+#[test]
+fn continuation_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let block = t.block(&grpc_request("/a.B/C"));
+    let mut chunks = vec![raw_frame(kind::HEADERS, 0, 1, &block)];
+    chunks.extend((0..100_000).map(|_| raw_frame(kind::CONTINUATION, 0, 1, &[])));
+    t.feed_each(chunks);
+    t.expect_goaway(CALM);
+    t.expect_held_below(baseline() + 80 * KIB);
+
+    // The same with full frames: the block limit trips first.
+    let mut t = Target::default_server(Peer::Reads);
+    let mut chunks = vec![raw_frame(kind::HEADERS, 0, 1, &block)];
+    chunks.extend((0..1_000).map(|_| raw_frame(kind::CONTINUATION, 0, 1, &[0x61; 16_384])));
+    t.feed_each(chunks);
+    t.expect_goaway(CALM);
+    t.expect_held_below(baseline() + 128 * KIB);
+}
+
+/// One huge header block in a single HEADERS frame per stream, over and
+/// over: each is refused (431 via the header-list limit) without growth.
+#[test]
+fn huge_header_blocks() {
+    let mut t = Target::default_server(Peer::Reads);
+    for i in 0..200u32 {
+        let mut fields = grpc_request("/a.B/C");
+        fields.push(f("x-big", &"v".repeat(15_000)));
+        fields.push(f("x-big2", &"w".repeat(15_000)));
+        let block = t.block(&fields);
+        let (a, b) = block.split_at(block.len() / 2);
+        let mut bytes = raw_frame(kind::HEADERS, flags::END_STREAM, 1 + 2 * i, a);
+        bytes.extend(raw_frame(
+            kind::CONTINUATION,
+            flags::END_HEADERS,
+            1 + 2 * i,
+            b,
+        ));
+        t.feed(&bytes);
+    }
+    assert_eq!(
+        t.calls, 0,
+        "no call may be admitted with a 30 KB header list"
+    );
+    assert_eq!(t.seen.headers, 200, "each request is answered (HTTP 431)");
+    t.expect_alive();
+    t.expect_held_below(baseline() + 96 * KIB);
+}
+
+/// HPACK bomb: one 4 KB entry in the dynamic table, then blocks that
+/// reference it hundreds of times (1 byte each → 4 KB decoded each). The
+/// header-list limit (16 KiB) stops decoding growth: the request is
+/// answered 431/refused and the table stays in sync for later requests.
+#[test]
+fn hpack_bomb() {
+    let mut t = Target::default_server(Peer::Reads);
+    // The first request inserts the entry and is itself fine.
+    let mut b = t.block(&grpc_request("/a.B/C")).to_vec();
+    b.extend(literal_indexed(b"x-bomb", &[b'a'; 4000]));
+    t.feed(&raw_frame(
+        kind::HEADERS,
+        flags::END_HEADERS | flags::END_STREAM,
+        1,
+        &b,
+    ));
+    assert_eq!(t.calls, 1);
+    let before = t.max_held;
+    // Then 100 requests each referencing it 1000 times: 4 MB decoded each if
+    // unchecked.
+    for i in 1..=100u32 {
+        let mut b = Vec::new();
+        // :method POST (3), :scheme http (6), :path via literal, then bombs.
+        b.extend([0x83, 0x86]);
+        b.extend([0x04, 6]); // :path, literal without indexing
+        b.extend(b"/a.B/C");
+        b.extend(std::iter::repeat_n(0xbe, 1000)); // index 62: the newest entry
+        t.feed(&raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::END_STREAM,
+            1 + 2 * i,
+            &b,
+        ));
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    assert_eq!(t.calls, 1, "no bomb request admitted");
+    t.expect_held_below(before.max(baseline()) + 64 * KIB);
+}
+
+/// Dynamic-table churn: every block inserts fresh entries and resizes the
+/// table; the table never exceeds its SETTINGS size and nothing else grows.
+#[test]
+fn hpack_table_churn() {
+    let mut t = Target::default_server(Peer::Reads);
+    t.answer_calls = true;
+    for i in 0..2_000u32 {
+        let mut b = Vec::new();
+        // Size update to 0 then back to 4096 (both at block start).
+        b.push(0x20);
+        hpack_int(0x20, 5, 4096, &mut b);
+        b.extend(t.block(&grpc_request("/a.B/C")).iter());
+        for j in 0..8 {
+            b.extend(literal_indexed(
+                format!("x-churn-{j}").as_bytes(),
+                format!("{i}-{j}-{}", "z".repeat(300)).as_bytes(),
+            ));
+        }
+        t.feed(&raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::END_STREAM,
+            1 + 2 * i,
+            &b,
+        ));
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    // The peer's own encoder is out of sync after our size updates, so the
+    // connection may end with COMPRESSION_ERROR; either way nothing grew.
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+// ----------------------------------------------------------------------
+// The 2019 family (CVE-2019-9511 … 9518)
+// ----------------------------------------------------------------------
+
+/// CVE-2019-9511 data dribble: the peer asks for a large response and opens
+/// the window one byte at a time. Each 13-byte WINDOW_UPDATE buys one byte
+/// of DATA: work stays proportional to what the peer sends, and the queued
+/// response is bounded by the send buffer (256 KiB) however slowly it
+/// drains.
+#[test]
+fn data_dribble() {
+    let mut config = server::Config::default();
+    config.h2.max_send_buffer = 64 * KIB;
+    let mut t = Target::server(config, Peer::Reads);
+    // Initial window 0 for our responses.
+    let mut s = Vec::new();
+    s.extend(4u16.to_be_bytes());
+    s.extend(0u32.to_be_bytes());
+    t.feed(&raw_frame(kind::SETTINGS, 0, 0, &s));
+    let req = t.request_bytes(1, true);
+    t.feed(&req);
+    assert_eq!(t.calls, 1);
+    let call = grpc_sansio::grpc::CallId(1);
+    // The application writes until blocked.
+    let mut queued = 0;
+    while t
+        .conn
+        .send_message(call, Bytes::from(vec![7u8; 16 * KIB]))
+        .is_ok()
+    {
+        queued += 1;
+        assert!(queued < 100, "the send buffer never filled");
+    }
+    t.settle();
+    let dribble: Vec<Vec<u8>> = (0..20_000)
+        .map(|_| raw_frame(kind::WINDOW_UPDATE, 0, 1, &1u32.to_be_bytes()))
+        .collect();
+    let received: usize = dribble.iter().map(Vec::len).sum();
+    t.feed_each(dribble);
+    // At most one DATA frame per WINDOW_UPDATE received.
+    assert!(
+        t.seen.data_frames <= 20_000,
+        "{} DATA frames",
+        t.seen.data_frames
+    );
+    assert!(
+        t.seen.data_frames >= 19_000,
+        "the dribbled window is used: {} DATA frames",
+        t.seen.data_frames
+    );
+    assert!(received > 0);
+    t.expect_held_below(baseline() + 64 * KIB + 32 * KIB);
+}
+
+/// CVE-2019-9512 ping flood: PINGs as fast as possible, read or not.
+#[test]
+fn ping_flood() {
+    for peer in [Peer::Reads, Peer::NeverReads] {
+        let mut t = Target::default_server(peer);
+        let pings: Vec<Vec<u8>> = (0..10_000u32)
+            .map(|i| raw_frame(kind::PING, 0, 0, &u64::from(i).to_be_bytes()))
+            .collect();
+        t.feed_each(pings);
+        t.expect_goaway(CALM);
+        t.expect_held_below(baseline() + 16 * KIB);
+    }
+}
+
+/// CVE-2019-9513 resource loop: PRIORITY frames churning the (deprecated)
+/// priority tree over many streams. We keep no priority tree: PRIORITY is
+/// parsed and dropped, so nothing grows and nothing is sent back.
+#[test]
+fn priority_churn() {
+    let mut t = Target::default_server(Peer::Reads);
+    let mut frames = Vec::new();
+    for i in 0..50_000u32 {
+        let id = 1 + 2 * (i % 5000);
+        // Never itself: a self-dependency on an idle stream cannot be
+        // answered with RST_STREAM (§6.4) and is a connection error here.
+        let dep = 1 + 2 * ((i % 5000 + 1 + (i * 7) % 4999) % 5000);
+        let mut p = (dep | if i % 2 == 0 { 0x8000_0000 } else { 0 })
+            .to_be_bytes()
+            .to_vec();
+        p.push((i % 256) as u8);
+        frames.push(raw_frame(kind::PRIORITY, 0, id, &p));
+    }
+    t.feed_each(frames);
+    t.expect_alive();
+    assert_eq!(t.seen.resets, 0);
+    t.expect_held_below(baseline() + 8 * KIB);
+    // The connection still serves a real call afterwards.
+    let req = t.request_bytes(10_001, true);
+    t.feed(&req);
+    assert_eq!(t.calls, 1);
+}
+
+/// CVE-2019-9515 settings flood, by a peer that never reads our ACKs.
+#[test]
+fn settings_flood() {
+    for peer in [Peer::Reads, Peer::NeverReads] {
+        let mut t = Target::default_server(peer);
+        let frames: Vec<Vec<u8>> = (0..10_000)
+            .map(|_| raw_frame(kind::SETTINGS, 0, 0, &[]))
+            .collect();
+        t.feed_each(frames);
+        t.expect_goaway(CALM);
+        t.expect_held_below(baseline() + 8 * KIB);
+    }
+}
+
+/// CVE-2019-9516 0-length headers leak: header fields with empty names and
+/// values. Each field costs 32 bytes of list size (RFC 7541 §4.1), so the
+/// list limit caps them; empty names make the request malformed.
+#[test]
+fn zero_length_headers() {
+    let mut t = Target::default_server(Peer::Reads);
+    for i in 0..500u32 {
+        let mut b = t.block(&grpc_request("/a.B/C")).to_vec();
+        for _ in 0..1000 {
+            b.extend([0x00, 0x00, 0x00]); // literal without indexing, "" : ""
+        }
+        t.feed(&raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::END_STREAM,
+            1 + 2 * i,
+            &b,
+        ));
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    assert_eq!(t.calls, 0);
+    t.expect_held_below(baseline() + 32 * KIB);
+}
+
+/// CVE-2019-9517 internal data buffering: the peer opens huge windows,
+/// starts many calls, and never reads. Our output is queued per stream up
+/// to the send buffer (then `Blocked`), control output up to its own limit:
+/// the total is bounded by configuration, not by the peer.
+#[test]
+fn internal_data_buffering_peer_never_reads() {
+    let mut config = server::Config::default();
+    config.h2.max_concurrent_streams = 20;
+    config.h2.max_send_buffer = 64 * KIB;
+    let mut t = Target::server(config, Peer::NeverReads);
+    let mut b = Vec::new();
+    b.extend(raw_frame(
+        kind::WINDOW_UPDATE,
+        0,
+        0,
+        &0x7fff_0000u32.to_be_bytes(),
+    ));
+    for i in 0..20u32 {
+        b.extend(t.request_bytes(1 + 2 * i, true));
+        b.extend(raw_frame(
+            kind::WINDOW_UPDATE,
+            0,
+            1 + 2 * i,
+            &0x7fff_0000u32.to_be_bytes(),
+        ));
+    }
+    t.feed(&b);
+    assert_eq!(t.calls, 20);
+    let mut blocked = 0;
+    for i in 0..20u64 {
+        let call = grpc_sansio::grpc::CallId(1 + 2 * i);
+        for _ in 0..1000 {
+            if t.conn
+                .send_message(call, Bytes::from(vec![1u8; 8 * KIB]))
+                .is_err()
+            {
+                blocked += 1;
+                break;
+            }
+        }
+    }
+    t.settle();
+    assert_eq!(blocked, 20, "every call's buffer must fill and block");
+    // 20 streams × 64 KiB of queued DATA plus fixed buffers.
+    t.expect_held_below(baseline() + 20 * 64 * KIB + 64 * KIB);
+}
+
+/// CVE-2019-9518 empty frames flood: DATA frames with no payload and no
+/// END_STREAM (and empty CONTINUATION-less HEADERS fragments).
+#[test]
+fn empty_frames_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let req = t.request_bytes(1, false);
+    t.feed(&req);
+    let frames: Vec<Vec<u8>> = (0..50_000)
+        .map(|_| raw_frame(kind::DATA, 0, 1, &[]))
+        .collect();
+    t.feed_each(frames);
+    t.expect_goaway(CALM);
+    t.expect_held_below(baseline() + 16 * KIB);
+}
+
+// ----------------------------------------------------------------------
+// Flow-control abuse
+// ----------------------------------------------------------------------
+
+/// WINDOW_UPDATE pushing a window past 2^31-1: FLOW_CONTROL_ERROR, on the
+/// connection (GOAWAY) and on a stream (RST_STREAM) (RFC 9113 §6.9.1).
+#[test]
+fn window_update_overflow() {
+    let mut t = Target::default_server(Peer::Reads);
+    t.feed(&raw_frame(
+        kind::WINDOW_UPDATE,
+        0,
+        0,
+        &0x7fff_ffffu32.to_be_bytes(),
+    ));
+    t.expect_goaway(ErrorCode::FLOW_CONTROL_ERROR);
+
+    let mut t = Target::default_server(Peer::Reads);
+    let mut b = t.request_bytes(1, false);
+    b.extend(raw_frame(
+        kind::WINDOW_UPDATE,
+        0,
+        1,
+        &0x7fff_ffffu32.to_be_bytes(),
+    ));
+    t.feed(&b);
+    assert_eq!(t.seen.resets, 1);
+    t.expect_alive();
+}
+
+/// A peer whose windows stay at zero forever: our responses wait in the
+/// bounded send buffer, the application is told `Blocked`, nothing grows,
+/// and the call's deadline still ends it.
+#[test]
+fn zero_window_forever() {
+    let mut config = server::Config::default();
+    config.h2.max_send_buffer = 32 * KIB;
+    let mut t = Target::server(config, Peer::Reads);
+    let mut s = Vec::new();
+    s.extend(4u16.to_be_bytes());
+    s.extend(0u32.to_be_bytes());
+    t.feed(&raw_frame(kind::SETTINGS, 0, 0, &s));
+    let mut fields = grpc_request("/a.B/C");
+    fields.push(f("grpc-timeout", "2S"));
+    let block = t.block(&fields);
+    t.feed(&raw_frame(
+        kind::HEADERS,
+        flags::END_HEADERS | flags::END_STREAM,
+        1,
+        &block,
+    ));
+    let call = grpc_sansio::grpc::CallId(1);
+    let mut sent = 0;
+    while t
+        .conn
+        .send_message(call, Bytes::from(vec![0u8; 4096]))
+        .is_ok()
+    {
+        sent += 1;
+        assert!(sent < 100);
+    }
+    t.settle();
+    assert_eq!(t.seen.data_frames, 0);
+    for _ in 0..30 {
+        t.advance(Duration::from_millis(100));
+    }
+    assert_eq!(t.cancelled.len(), 1, "the deadline ends the stuck call");
+    assert_eq!(t.cancelled[0].code, Code::DeadlineExceeded);
+    t.expect_held_below(baseline() + 32 * KIB + 16 * KIB);
+}
+
+/// Window shrink via SETTINGS: INITIAL_WINDOW_SIZE dropped to 0 while DATA
+/// is in flight makes stream windows negative (allowed, §6.9.2); raising it
+/// so a stream window passes 2^31-1 is a FLOW_CONTROL_ERROR.
+#[test]
+fn window_shrink_via_settings() {
+    let mut t = Target::default_server(Peer::Reads);
+    let req = t.request_bytes(1, true);
+    t.feed(&req);
+    let call = grpc_sansio::grpc::CallId(1);
+    t.conn
+        .send_message(call, Bytes::from(vec![0u8; 60_000]))
+        .unwrap();
+    t.settle();
+    let setting = |v: u32| {
+        let mut s = 4u16.to_be_bytes().to_vec();
+        s.extend(v.to_be_bytes());
+        raw_frame(kind::SETTINGS, 0, 0, &s)
+    };
+    t.feed(&setting(0));
+    t.expect_alive();
+    // Back up, then the stream's window grows by an update near the max,
+    // then a SETTINGS increase that would overflow it.
+    t.feed(&raw_frame(
+        kind::WINDOW_UPDATE,
+        0,
+        1,
+        &0x7fff_0000u32.to_be_bytes(),
+    ));
+    t.feed(&setting(0x7fff_ffff));
+    t.expect_goaway(ErrorCode::FLOW_CONTROL_ERROR);
+    t.expect_held_below(baseline() + 96 * KIB);
+}
+
+// ----------------------------------------------------------------------
+// Stream ids, idle streams, handshakes
+// ----------------------------------------------------------------------
+
+/// Stream-id exhaustion: the peer jumps to the last stream id; the next
+/// id is a PROTOCOL_ERROR (ids must increase), and our client stops
+/// opening streams gracefully when its own ids run out.
+#[test]
+fn stream_id_exhaustion() {
+    let mut t = Target::default_server(Peer::Reads);
+    t.answer_calls = true;
+    let req = t.request_bytes(0x7fff_ffff, true);
+    t.feed(&req);
+    assert_eq!(t.calls, 1);
+    let req = t.request_bytes(1, true);
+    t.feed(&req);
+    t.expect_goaway(ErrorCode::PROTOCOL_ERROR);
+}
+
+/// Idle-stream churn: requests on ever-increasing ids that skip millions
+/// (implicitly closing every idle stream below them, §5.1.1) and requests
+/// that are refused: no per-id state is kept for the skipped ids.
+#[test]
+fn idle_stream_churn() {
+    let mut t = Target::default_server(Peer::Reads);
+    t.answer_calls = true;
+    let mut id = 1u32;
+    for _ in 0..1_000 {
+        let req = t.request_bytes(id, true);
+        t.feed(&req);
+        id += 2_000_000;
+        if id > 0x7fff_0000 {
+            break;
+        }
+    }
+    t.expect_alive();
+    assert_eq!(t.calls, 1000);
+    t.expect_held_below(baseline() + 96 * KIB);
+}
+
+/// A peer that connects and sends nothing (not even the preface): the
+/// handshake timeout (10 s) closes the connection.
+#[test]
+fn no_preface_times_out() {
+    let now = Instant::now();
+    let mut conn = server::Connection::new(server::Config::default(), now);
+    while conn.poll_transmit().is_some() {}
+    let deadline = conn.poll_timeout().expect("a handshake timer");
+    assert!(deadline <= now + Duration::from_secs(10));
+    conn.handle_timeout(deadline);
+    let mut closed = false;
+    while let Some(ev) = conn.poll_event() {
+        if matches!(ev, server::Event::Closed { .. }) {
+            closed = true;
+        }
+    }
+    assert!(closed && conn.is_closed());
+}
+
+/// A peer that sends the preface and SETTINGS but never ACKs ours: the
+/// SETTINGS timeout closes with SETTINGS_TIMEOUT (§6.5.3).
+#[test]
+fn no_settings_ack_times_out() {
+    let now = Instant::now();
+    let mut t = Target {
+        conn: server::Connection::new(server::Config::default(), now),
+        now,
+        peer: Peer::Reads,
+        enc: hpack::Encoder::new(),
+        out: FrameDecoder::new(frame::MAX_MAX_FRAME_SIZE),
+        seen: Seen::default(),
+        max_held: 0,
+        answer_calls: false,
+        calls: 0,
+        messages: Vec::new(),
+        cancelled: Vec::new(),
+    };
+    let mut hello = frame::PREFACE.to_vec();
+    hello.extend(raw_frame(kind::SETTINGS, 0, 0, &[]));
+    t.feed(&hello);
+    t.advance(Duration::from_secs(11));
+    t.expect_goaway(ErrorCode::SETTINGS_TIMEOUT);
+}
+
+/// Our client facing a hostile server: a SETTINGS/PING flood and a
+/// CONTINUATION flood end the connection with ENHANCE_YOUR_CALM, and every
+/// call still gets its one status.
+#[test]
+fn hostile_server_floods_our_client() {
+    for attack in 0..3 {
+        let now = Instant::now();
+        let mut c = client::Connection::new(client::Config::default(), now);
+        let mut out = Vec::new();
+        while let Some(t) = c.poll_transmit() {
+            out.extend(t.to_vec());
+        }
+        let mut b = raw_frame(kind::SETTINGS, 0, 0, &[]);
+        b.extend(raw_frame(kind::SETTINGS, flags::ACK, 0, &[]));
+        let _ = c.recv(Bytes::from(b), now);
+        let call = c
+            .start_call(client::Request::new("/a.B/C"), now)
+            .expect("call");
+        while c.poll_transmit().is_some() {}
+        let mut max_held = 0;
+        for i in 0..20_000u32 {
+            let frame = match attack {
+                0 => raw_frame(kind::SETTINGS, 0, 0, &[]),
+                1 => raw_frame(kind::PING, 0, 0, &u64::from(i).to_be_bytes()),
+                _ if i == 0 => raw_frame(kind::HEADERS, 0, 1, &[0x88]),
+                _ => raw_frame(kind::CONTINUATION, 0, 1, &[0x88; 100]),
+            };
+            let _ = c.recv(Bytes::from(frame), now);
+            max_held = max_held.max(c.held_bytes());
+            if c.is_closed() {
+                break;
+            }
+        }
+        let mut goaway = None;
+        let mut dec = FrameDecoder::new(frame::MAX_MAX_FRAME_SIZE);
+        while let Some(t) = c.poll_transmit() {
+            for ch in t.chunks() {
+                dec.push(ch.clone());
+            }
+        }
+        while let Ok(Some(fr)) = dec.decode() {
+            if let Frame::GoAway(g) = fr {
+                goaway = Some(g.code);
+            }
+        }
+        assert_eq!(goaway, Some(CALM), "attack {attack}");
+        let mut statuses = 0;
+        while let Some(ev) = c.poll_event() {
+            if let client::Event::Status { call: id, .. } = ev {
+                assert_eq!(id, call);
+                statuses += 1;
+            }
+        }
+        assert_eq!(statuses, 1, "attack {attack}");
+        assert!(max_held < 160 * KIB, "attack {attack}: held {max_held}");
+    }
+}
+
+// ----------------------------------------------------------------------
+// gRPC level
+// ----------------------------------------------------------------------
+
+fn grpc_call_with_data(t: &mut Target, id: u32, data: &[u8], end: bool) {
+    let mut b = t.request_bytes(id, false);
+    b.extend(raw_frame(
+        kind::DATA,
+        if end { flags::END_STREAM } else { 0 },
+        id,
+        data,
+    ));
+    t.feed(&b);
+}
+
+/// A length prefix declaring 4 GiB: nothing is preallocated; the call ends
+/// with RESOURCE_EXHAUSTED as soon as the prefix is read.
+#[test]
+fn grpc_length_prefix_4_gib() {
+    let mut t = Target::default_server(Peer::Reads);
+    let mut msg = vec![0u8];
+    msg.extend(u32::MAX.to_be_bytes());
+    msg.extend([1, 2, 3]);
+    grpc_call_with_data(&mut t, 1, &msg, false);
+    assert_eq!(t.cancelled.len(), 1);
+    assert_eq!(t.cancelled[0].code, Code::ResourceExhausted);
+    t.expect_alive();
+    t.expect_held_below(baseline() + 16 * KIB);
+}
+
+/// A gzip bomb: 10 MiB of zeros compressed to ~10 KB. Decompression stops at
+/// the message limit (4 MiB): RESOURCE_EXHAUSTED, the connection goes on.
+#[cfg(feature = "compression")]
+#[test]
+fn grpc_gzip_bomb() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![0u8; 10 << 20]).unwrap();
+    let packed = gz.finish().unwrap();
+    let mut t = Target::default_server(Peer::Reads);
+    let mut fields = grpc_request("/a.B/C");
+    fields.push(f("grpc-encoding", "gzip"));
+    let block = t.block(&fields);
+    let mut b = raw_frame(kind::HEADERS, flags::END_HEADERS, 1, &block);
+    let mut msg = vec![1u8];
+    msg.extend((packed.len() as u32).to_be_bytes());
+    msg.extend(&packed);
+    for chunk in msg.chunks(16_384) {
+        b.extend(raw_frame(kind::DATA, 0, 1, chunk));
+    }
+    t.feed(&b);
+    assert_eq!(t.cancelled.len(), 1);
+    assert_eq!(t.cancelled[0].code, Code::ResourceExhausted);
+    t.expect_alive();
+    // The compressed message is held whole (it is under the limit); its
+    // expansion never is.
+    t.expect_held_below(baseline() + packed.len() + 64 * KIB);
+}
+
+/// Endless metadata: request headers past the 16 KiB header-list limit
+/// are refused (HTTP 431 / RST_STREAM) per request; a CONTINUATION chain
+/// of metadata ends the connection (the block limits).
+#[test]
+fn grpc_endless_metadata() {
+    let mut t = Target::default_server(Peer::Reads);
+    for i in 0..100u32 {
+        let mut fields = grpc_request("/a.B/C");
+        for j in 0..200 {
+            fields.push(f(&format!("x-meta-{j}"), &"m".repeat(100)));
+        }
+        let block = t.block(&fields);
+        let mut b = Vec::new();
+        let mut chunks = block.chunks(8 * KIB).peekable();
+        let first = chunks.next().unwrap();
+        let last_first = chunks.peek().is_none();
+        b.extend(raw_frame(
+            kind::HEADERS,
+            flags::END_STREAM | if last_first { flags::END_HEADERS } else { 0 },
+            1 + 2 * i,
+            first,
+        ));
+        while let Some(c) = chunks.next() {
+            let end = chunks.peek().is_none();
+            b.extend(raw_frame(
+                kind::CONTINUATION,
+                if end { flags::END_HEADERS } else { 0 },
+                1 + 2 * i,
+                c,
+            ));
+        }
+        t.feed(&b);
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    assert_eq!(t.calls, 0);
+    t.expect_alive();
+    t.expect_held_below(baseline() + 96 * KIB);
+}
+
+/// A message trickled one byte per DATA frame: absorbed (each frame is
+/// 10 bytes of input for 1 byte of message), delivered intact, and the
+/// partial message is all that is held.
+#[test]
+fn grpc_message_trickled_one_byte_per_frame() {
+    let mut t = Target::default_server(Peer::Reads);
+    let req = t.request_bytes(1, false);
+    t.feed(&req);
+    let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    let mut msg = vec![0u8];
+    msg.extend((body.len() as u32).to_be_bytes());
+    msg.extend(&body);
+    let frames: Vec<Vec<u8>> = msg
+        .iter()
+        .map(|b| raw_frame(kind::DATA, 0, 1, &[*b]))
+        .collect();
+    t.feed_each(frames);
+    t.feed(&raw_frame(kind::DATA, flags::END_STREAM, 1, &[]));
+    assert_eq!(t.messages.len(), 1);
+    assert_eq!(&t.messages[0][..], &body[..]);
+    t.expect_alive();
+    t.expect_held_below(baseline() + body.len() + 16 * KIB);
+}
