@@ -188,14 +188,19 @@ impl ReflectionService {
     /// (grpc-sansio-build's `file_descriptor_set.bin`, `protoc
     /// --descriptor_set_out --include_imports`, or a `FILE_DESCRIPTOR_SET`
     /// constant of this crate). Each file is kept and served as its
-    /// original bytes, a zero-copy slice of `set` (pass a `&'static [u8]`
-    /// or `Bytes` to avoid any copy).
+    /// original bytes, a zero-copy slice of `set` (a `&'static [u8]`,
+    /// `Vec<u8>` or `Bytes`; a borrowed slice goes through
+    /// `Bytes::copy_from_slice`).
     ///
     /// Sets may share files (common imports): a file registered again with
     /// the same bytes is skipped. A file registered again with other bytes,
     /// or a symbol or extension declared by two different files, is an
     /// error, as is a set that does not decode. Registration is all or
-    /// nothing: after an error nothing of `set` is registered.
+    /// nothing: after an error nothing of `set` is registered. (A file
+    /// compiled twice by different compilers, or with and without source
+    /// info, has other bytes: if the application's set already holds, say,
+    /// `grpc/health/v1/health.proto`, register that set and not
+    /// `services::health::FILE_DESCRIPTOR_SET` too.)
     pub fn add_file_descriptor_set(
         &mut self,
         set: impl Into<Bytes>,
