@@ -12,7 +12,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use grpc_sansio::codec;
 use grpc_sansio::grpc::{CallId, Code, Status};
-use grpc_sansio::services::health;
 use grpc_sansio::services::reflection::v1::server_reflection::{self, ServerReflectionClient};
 use grpc_sansio::services::reflection::v1::server_reflection_request::MessageRequest;
 use grpc_sansio::services::reflection::v1::server_reflection_response::MessageResponse;
@@ -26,6 +25,9 @@ use prost::Message;
 
 const CONN: u64 = 1;
 const TEST_SET: &[u8] = include_bytes!("data/reflection_test.bin");
+/// `services::health::FILE_DESCRIPTOR_SET`, read here so that these tests
+/// need only feature `reflection`.
+const HEALTH_SET: &[u8] = include_bytes!("../src/services/generated/grpc.health.v1.bin");
 
 /// The name of an encoded `google.protobuf.FileDescriptorProto`.
 #[derive(Clone, PartialEq, Message)]
@@ -53,8 +55,7 @@ fn pair() -> Pair {
 fn service() -> ReflectionService {
     let mut r = ReflectionService::new();
     r.add_file_descriptor_set(TEST_SET).unwrap();
-    r.add_file_descriptor_set(health::FILE_DESCRIPTOR_SET)
-        .unwrap();
+    r.add_file_descriptor_set(HEALTH_SET).unwrap();
     r.add_file_descriptor_set(reflection::FILE_DESCRIPTOR_SET)
         .unwrap();
     r
