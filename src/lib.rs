@@ -38,7 +38,7 @@ pub mod grpc;
 pub mod h2;
 pub mod hpack;
 pub mod server;
-#[cfg(feature = "health")]
+#[cfg(any(feature = "health", feature = "reflection"))]
 pub mod services;
 pub mod testing;
 
