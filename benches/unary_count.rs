@@ -126,11 +126,17 @@ fn main() {
     for _ in 0..100 {
         e.unary(&msg, path);
     }
-    let (a0, b0) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    let (a0, b0) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
     for _ in 0..n {
         e.unary(&msg, path);
     }
-    let (a1, b1) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    let (a1, b1) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
     if n > 0 {
         println!(
             "unary 16 B in memory: calls={n} allocs_per_call={:.2} alloc_bytes_per_call={:.0}",

@@ -1,7 +1,12 @@
-//! The header block encoder: `httlib-hpack`'s encoder plus table-size
-//! signalling (RFC 7541 §4.2, §6.3) and the choice of representation.
+//! The header block encoder, our own (RFC 7541 §6): static and dynamic
+//! table lookups, incremental indexing of fields likely to repeat, Huffman
+//! where shorter, table-size signalling (§4.2, §6.3). It writes straight
+//! into the caller's buffer and allocates only when it adds an entry to the
+//! dynamic table; a repeated gRPC header set encodes to a few one-byte
+//! indices. (`httlib-hpack` decodes; encoding with it cost thousands of
+//! instructions and dozens of allocations per block.)
 
-use bytes::BytesMut;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::Field;
 use super::huffman;
@@ -10,9 +15,6 @@ use super::table::{SizeTable, entry_size, static_find};
 /// The most table we use, whatever the peer allows: the HTTP/2 default
 /// (RFC 9113 §6.5.2), a fair trade between compression and memory.
 const DEFAULT_TABLE_SIZE: u32 = 4096;
-
-/// Scratch capacity kept between blocks; more is released after a block.
-const SCRATCH_KEEP: usize = 16 * 1024;
 
 /// Field names whose values rarely repeat: indexing them only churns the
 /// dynamic table.
@@ -43,13 +45,10 @@ struct Pending {
 /// Encodes header blocks.
 #[derive(Debug)]
 pub struct Encoder {
-    inner: httlib_hpack::Encoder<'static>,
-    /// Mirror of `inner`'s dynamic table (sizes only).
+    /// Our dynamic table, as the peer's decoder will hold it.
     table: SizeTable,
     /// Size changes to signal at the start of the next block.
     pending: Option<Pending>,
-    /// The block being written (`httlib-hpack` writes to a `Vec`).
-    scratch: Vec<u8>,
 }
 
 impl Default for Encoder {
@@ -63,10 +62,8 @@ impl Encoder {
     /// (RFC 9113 §6.5.2).
     pub fn new() -> Self {
         Encoder {
-            inner: httlib_hpack::Encoder::with_dynamic_size(DEFAULT_TABLE_SIZE),
             table: SizeTable::new(DEFAULT_TABLE_SIZE),
             pending: None,
-            scratch: Vec::new(),
         }
     }
 
@@ -91,26 +88,18 @@ impl Encoder {
     /// dynamic table when that is likely to pay off. Strings are
     /// Huffman-coded when that is shorter (RFC 7541 §5.2).
     pub fn encode<'a>(&mut self, fields: impl IntoIterator<Item = &'a Field>, dst: &mut BytesMut) {
-        let mut buf = core::mem::take(&mut self.scratch);
-        buf.clear();
         if let Some(p) = self.pending.take() {
             let current = self.table.max();
             if p.min < p.last && p.min < current {
-                self.size_update(p.min, &mut buf);
+                self.size_update(p.min, dst);
             }
             if p.last != self.table.max() {
-                self.size_update(p.last, &mut buf);
+                self.size_update(p.last, dst);
             }
         }
         for field in fields {
-            self.field(field, &mut buf);
+            self.field(field, dst);
         }
-        dst.extend_from_slice(&buf);
-        buf.clear();
-        if buf.capacity() > SCRATCH_KEEP {
-            buf.shrink_to(SCRATCH_KEEP);
-        }
-        self.scratch = buf;
     }
 
     /// Bytes held by the dynamic table (for memory accounting).
@@ -119,73 +108,41 @@ impl Encoder {
     }
 
     /// Emits a dynamic table size update (RFC 7541 §6.3).
-    fn size_update(&mut self, size: u32, buf: &mut Vec<u8>) {
-        let start = buf.len();
-        if let Err(e) = self.inner.update_max_dynamic_size(size, buf) {
-            // Only an invalid prefix size makes this fail.
-            debug_assert!(false, "httlib-hpack size update failed: {e}");
-            buf.truncate(start);
-            write_int(size as usize, 5, 0x20, buf);
-        }
+    fn size_update(&mut self, size: u32, dst: &mut BytesMut) {
+        write_int(size as usize, 5, 0x20, dst);
         self.table.set_max(size);
     }
 
-    fn field(&mut self, field: &Field, buf: &mut Vec<u8>) {
-        use httlib_hpack::Encoder as H;
+    fn field(&mut self, field: &Field, dst: &mut BytesMut) {
         let (name, value) = (&field.name[..], &field.value[..]);
-        if u32::try_from(name.len()).is_err() || u32::try_from(value.len()).is_err() {
-            // Beyond what httlib-hpack can length-prefix; no peer would take it.
-            write_literal(name, value, field.sensitive, buf);
+        let found = static_find(name, value);
+        if field.sensitive {
+            // Never indexed (§6.2.3), with the name's index if it has one.
+            let name_index = match found {
+                Some((i, _)) => Some(i),
+                None => self.table.find(name, value).map(|(i, _)| i),
+            };
+            write_literal(0x10, 4, name_index, name, value, dst);
             return;
         }
-        let huff_name = if huffman::encoded_len(name) < name.len() {
-            H::HUFFMAN_NAME
+        if let Some((index, true)) = found {
+            write_int(index, 7, 0x80, dst);
+            return;
+        }
+        let dynamic = self.table.find(name, value);
+        if let Some((index, true)) = dynamic {
+            write_int(index, 7, 0x80, dst);
+            return;
+        }
+        let name_index = found.or(dynamic).map(|(i, _)| i);
+        if self.should_index(field) {
+            write_literal(0x40, 6, name_index, name, value, dst);
+            // Owned copies: an entry must not pin a larger buffer the
+            // field's bytes may be a slice of.
+            self.table
+                .insert(Bytes::copy_from_slice(name), Bytes::copy_from_slice(value));
         } else {
-            0
-        };
-        let huff_value = if huffman::encoded_len(value) < value.len() {
-            H::HUFFMAN_VALUE
-        } else {
-            0
-        };
-        let start = buf.len();
-        let found = static_find(name, value);
-        let result = if field.sensitive {
-            let flags = H::NEVER_INDEXED | huff_value;
-            match found {
-                Some((index, _)) => self
-                    .inner
-                    .encode((index as u32, value.to_vec(), flags), buf),
-                None => self
-                    .inner
-                    .encode((name.to_vec(), value.to_vec(), flags | huff_name), buf),
-            }
-        } else if let Some((index, true)) = found {
-            self.inner.encode(index as u32, buf)
-        } else {
-            let indexing = if self.should_index(field) {
-                H::WITH_INDEXING
-            } else {
-                0
-            };
-            let flags = H::BEST_FORMAT | indexing | huff_name | huff_value;
-            self.inner
-                .encode((name.to_vec(), value.to_vec(), flags), buf)
-        };
-        match result {
-            Ok(()) => {
-                // httlib-hpack adds to its table exactly when it writes a
-                // literal with incremental indexing (RFC 7541 §6.2.1).
-                if buf.get(start).is_some_and(|b| b & 0xc0 == 0x40) {
-                    self.table.insert(name.len(), value.len());
-                }
-            }
-            Err(e) => {
-                // Unreachable: the indices are valid and the lengths fit.
-                debug_assert!(false, "httlib-hpack encode failed: {e}");
-                buf.truncate(start);
-                write_literal(name, value, field.sensitive, buf);
-            }
+            write_literal(0x00, 4, name_index, name, value, dst);
         }
     }
 
@@ -197,30 +154,51 @@ impl Encoder {
 }
 
 /// Writes an integer with an N-bit prefix (RFC 7541 §5.1).
-fn write_int(value: usize, prefix: u8, flags: u8, buf: &mut Vec<u8>) {
+fn write_int(value: usize, prefix: u8, flags: u8, dst: &mut BytesMut) {
     let mask = (1usize << prefix) - 1;
     if value < mask {
-        buf.push(flags | value as u8);
+        dst.put_u8(flags | value as u8);
         return;
     }
-    buf.push(flags | mask as u8);
+    dst.put_u8(flags | mask as u8);
     let mut rest = value - mask;
     while rest >= 0x80 {
-        buf.push(0x80 | (rest & 0x7f) as u8);
+        dst.put_u8(0x80 | (rest & 0x7f) as u8);
         rest >>= 7;
     }
-    buf.push(rest as u8);
+    dst.put_u8(rest as u8);
 }
 
-/// Writes a literal without indexing (or never indexed), with a literal
-/// name and raw strings (RFC 7541 §6.2.2, §6.2.3): the fallback that needs
-/// nothing from `httlib-hpack` and leaves both tables unchanged.
-fn write_literal(name: &[u8], value: &[u8], sensitive: bool, buf: &mut Vec<u8>) {
-    buf.push(if sensitive { 0x10 } else { 0x00 });
-    write_int(name.len(), 7, 0, buf);
-    buf.extend_from_slice(name);
-    write_int(value.len(), 7, 0, buf);
-    buf.extend_from_slice(value);
+/// Writes a string literal (RFC 7541 §5.2), Huffman-coded when shorter.
+fn write_string(s: &[u8], dst: &mut BytesMut) {
+    let huffman_len = huffman::encoded_len(s);
+    if huffman_len < s.len() {
+        write_int(huffman_len, 7, 0x80, dst);
+        huffman::encode_into(s, dst);
+    } else {
+        write_int(s.len(), 7, 0, dst);
+        dst.extend_from_slice(s);
+    }
+}
+
+/// Writes a literal field representation (RFC 7541 §6.2) with the given
+/// pattern and prefix: the name by index when it has one, else as a string.
+fn write_literal(
+    pattern: u8,
+    prefix: u8,
+    name_index: Option<usize>,
+    name: &[u8],
+    value: &[u8],
+    dst: &mut BytesMut,
+) {
+    match name_index {
+        Some(i) => write_int(i, prefix, pattern, dst),
+        None => {
+            dst.put_u8(pattern);
+            write_string(name, dst);
+        }
+    }
+    write_string(value, dst);
 }
 
 #[cfg(test)]
@@ -363,13 +341,22 @@ mod tests {
     }
 
     #[test]
-    fn fallback_writer_decodes() {
-        let mut buf = Vec::new();
-        write_literal(b"a-name", &[b'v'; 300], true, &mut buf);
+    fn literal_writer_decodes() {
+        let mut buf = BytesMut::new();
+        write_literal(0x10, 4, None, b"a-name", &[b'v'; 300], &mut buf);
         let mut dec = Decoder::new(4096, 1 << 16);
         let got = dec.decode(&buf).unwrap();
         assert_eq!(got.len(), 1);
         assert!(got[0].sensitive);
         assert_eq!(got[0].value.len(), 300);
+    }
+
+    #[test]
+    fn repeated_grpc_blocks_are_one_byte_per_field() {
+        let mut enc = Encoder::new();
+        let fields = &grpc_request(0)[..6];
+        let _ = block(&mut enc, fields);
+        // Every field is now in a table: one indexed byte each.
+        assert_eq!(block(&mut enc, fields).len(), 6);
     }
 }

@@ -148,6 +148,14 @@ pub(crate) fn encoded_len(src: &[u8]) -> usize {
 /// Huffman-encodes `src` onto `dst`, padding with the high bits of EOS.
 #[cfg(test)]
 pub(crate) fn encode(src: &[u8], dst: &mut Vec<u8>) {
+    let mut b = bytes::BytesMut::new();
+    encode_into(src, &mut b);
+    dst.extend_from_slice(&b);
+}
+
+/// Huffman-encodes `src` onto `dst`, padding with the high bits of EOS.
+pub(crate) fn encode_into(src: &[u8], dst: &mut bytes::BytesMut) {
+    use bytes::BufMut;
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
     for &b in src {
@@ -156,13 +164,13 @@ pub(crate) fn encode(src: &[u8], dst: &mut Vec<u8>) {
         bits += len;
         while bits >= 8 {
             bits -= 8;
-            dst.push((acc >> bits) as u8);
+            dst.put_u8((acc >> bits) as u8);
         }
         acc &= (1u64 << bits) - 1;
     }
     if bits > 0 {
         let pad = 8 - bits;
-        dst.push(((acc << pad) as u8) | ((1u8 << pad) - 1));
+        dst.put_u8(((acc << pad) as u8) | ((1u8 << pad) - 1));
     }
 }
 

@@ -213,13 +213,15 @@ impl Decoder {
                 }
             );
             if !over {
-                fields.push(self.field(&repr, bytes)?);
+                let field = self.field(&repr, bytes)?;
+                if incremental {
+                    self.table.insert(field.name.clone(), field.value.clone());
+                }
+                fields.push(field);
             } else if incremental {
-                // The field is dropped, but the table must still change.
-                self.feed(bytes)?;
-            }
-            if incremental {
-                self.table.insert(repr.name_len, repr.value_len);
+                // The field is dropped, but both tables must still change.
+                let field = self.decoded(&repr, bytes)?;
+                self.table.insert(field.name, field.value);
             }
         }
         self.check_required()?;
@@ -241,17 +243,34 @@ impl Decoder {
     }
 
     /// Produces the field of a validated field representation.
+    ///
+    /// Indexed fields change no decoder state (RFC 7541 §6.1), so they are
+    /// served from the static table or our copy of the dynamic table
+    /// without a call into `httlib-hpack` and without copying: in steady
+    /// state most of a gRPC peer's header blocks are such indices.
     fn field(&mut self, repr: &guard::Repr, bytes: &[u8]) -> Result<Field, DecodeError> {
         if let Kind::Indexed { index } = repr.kind {
             if let Some((name, value)) = table::static_entry(index) {
-                // No state change in the decoder: serve it without copying.
                 return Ok(Field {
                     name: Bytes::from_static(name),
                     value: Bytes::from_static(value),
                     sensitive: false,
                 });
             }
+            if let Some((name, value)) = self.table.dynamic_entry(index) {
+                return Ok(Field {
+                    name: name.clone(),
+                    value: value.clone(),
+                    sensitive: false,
+                });
+            }
         }
+        self.decoded(repr, bytes)
+    }
+
+    /// Decodes a literal representation with `httlib-hpack` (which also
+    /// updates its table).
+    fn decoded(&mut self, repr: &guard::Repr, bytes: &[u8]) -> Result<Field, DecodeError> {
         let (name, value, flags) = self.feed(bytes)?.ok_or(compression(
             "RFC 7541 §6: field representation decoded to nothing",
         ))?;

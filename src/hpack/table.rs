@@ -1,7 +1,11 @@
-//! The static table (RFC 7541 Appendix A) and a size-only mirror of a
-//! dynamic table (RFC 7541 §2.3.2, §4).
+//! The static table (RFC 7541 Appendix A) and a dynamic table (RFC 7541
+//! §2.3.2, §4): the decoder's mirror of `httlib-hpack`'s table (so indexed
+//! fields are served from it without a call into the dependency), and the
+//! encoder's own table.
 
 use std::collections::VecDeque;
+
+use bytes::Bytes;
 
 /// The static table, RFC 7541 Appendix A; index `i` here is HPACK index `i + 1`.
 pub(crate) const STATIC: [(&[u8], &[u8]); 61] = [
@@ -79,19 +83,77 @@ pub(crate) fn static_entry(index: usize) -> Option<(&'static [u8], &'static [u8]
 /// Finds `(name, value)` in the static table: `(index, value_matched)`,
 /// preferring a full match over a name match.
 pub(crate) fn static_find(name: &[u8], value: &[u8]) -> Option<(usize, bool)> {
-    let mut name_match = None;
-    for (i, (n, v)) in STATIC.iter().enumerate() {
-        if *n == name {
-            if *v == value {
-                return Some((i + 1, true));
-            }
-            name_match.get_or_insert(i + 1);
-        } else if name_match.is_some() {
-            // Entries with the same name are adjacent.
+    let first = static_name_index(name)?;
+    // Entries with the same name are adjacent.
+    for (i, (n, v)) in STATIC.iter().enumerate().skip(first - 1) {
+        if *n != name {
             break;
         }
+        if *v == value {
+            return Some((i + 1, true));
+        }
     }
-    name_match.map(|i| (i, false))
+    Some((first, false))
+}
+
+/// The first static index of a name (a `match`, which compiles to a
+/// length switch and a few comparisons instead of a scan of 61 entries).
+fn static_name_index(name: &[u8]) -> Option<usize> {
+    Some(match name {
+        b":authority" => 1,
+        b":method" => 2,
+        b":path" => 4,
+        b":scheme" => 6,
+        b":status" => 8,
+        b"accept-charset" => 15,
+        b"accept-encoding" => 16,
+        b"accept-language" => 17,
+        b"accept-ranges" => 18,
+        b"accept" => 19,
+        b"access-control-allow-origin" => 20,
+        b"age" => 21,
+        b"allow" => 22,
+        b"authorization" => 23,
+        b"cache-control" => 24,
+        b"content-disposition" => 25,
+        b"content-encoding" => 26,
+        b"content-language" => 27,
+        b"content-length" => 28,
+        b"content-location" => 29,
+        b"content-range" => 30,
+        b"content-type" => 31,
+        b"cookie" => 32,
+        b"date" => 33,
+        b"etag" => 34,
+        b"expect" => 35,
+        b"expires" => 36,
+        b"from" => 37,
+        b"host" => 38,
+        b"if-match" => 39,
+        b"if-modified-since" => 40,
+        b"if-none-match" => 41,
+        b"if-range" => 42,
+        b"if-unmodified-since" => 43,
+        b"last-modified" => 44,
+        b"link" => 45,
+        b"location" => 46,
+        b"max-forwards" => 47,
+        b"proxy-authenticate" => 48,
+        b"proxy-authorization" => 49,
+        b"range" => 50,
+        b"referer" => 51,
+        b"refresh" => 52,
+        b"retry-after" => 53,
+        b"server" => 54,
+        b"set-cookie" => 55,
+        b"strict-transport-security" => 56,
+        b"transfer-encoding" => 57,
+        b"user-agent" => 58,
+        b"vary" => 59,
+        b"via" => 60,
+        b"www-authenticate" => 61,
+        _ => return None,
+    })
 }
 
 /// The size an entry counts for in the table: RFC 7541 §4.1.
@@ -99,12 +161,12 @@ pub(crate) fn entry_size(name_len: usize, value_len: usize) -> usize {
     name_len.saturating_add(value_len).saturating_add(32)
 }
 
-/// Mirror of a dynamic table that keeps only entry lengths, enough to
-/// validate indices, size fields and follow evictions (RFC 7541 §4.2-4.4).
+/// A dynamic table: entries newest first (lowest dynamic index), with the
+/// size accounting and evictions of RFC 7541 §4.1–4.4.
 #[derive(Debug)]
 pub(crate) struct SizeTable {
-    /// `(name_len, value_len)`, newest first (lowest dynamic index).
-    entries: VecDeque<(usize, usize)>,
+    /// `(name, value)`, newest first.
+    entries: VecDeque<(Bytes, Bytes)>,
     /// Sum of entry sizes (RFC 7541 §4.1).
     size: usize,
     /// Maximum size in force (RFC 7541 §4.2).
@@ -143,7 +205,27 @@ impl SizeTable {
             return Some((n.len(), v.len()));
         }
         let dynamic = index.checked_sub(STATIC_LEN + 1)?;
-        self.entries.get(dynamic).copied()
+        self.entries.get(dynamic).map(|(n, v)| (n.len(), v.len()))
+    }
+
+    /// The dynamic entry at HPACK index `index`, if it is one.
+    pub(crate) fn dynamic_entry(&self, index: usize) -> Option<&(Bytes, Bytes)> {
+        self.entries.get(index.checked_sub(STATIC_LEN + 1)?)
+    }
+
+    /// Finds `(name, value)` among the dynamic entries: the HPACK index of
+    /// a full match, else of the newest entry with that name.
+    pub(crate) fn find(&self, name: &[u8], value: &[u8]) -> Option<(usize, bool)> {
+        let mut name_match = None;
+        for (i, (n, v)) in self.entries.iter().enumerate() {
+            if n.len() == name.len() && n[..] == *name {
+                if v[..] == *value {
+                    return Some((STATIC_LEN + 1 + i, true));
+                }
+                name_match.get_or_insert(STATIC_LEN + 1 + i);
+            }
+        }
+        name_match.map(|i| (i, false))
     }
 
     /// Changes the maximum size, evicting as needed (RFC 7541 §4.3).
@@ -154,8 +236,8 @@ impl SizeTable {
 
     /// Adds an entry, evicting older ones first; an entry larger than the
     /// maximum empties the table and is not added (RFC 7541 §4.4).
-    pub(crate) fn insert(&mut self, name_len: usize, value_len: usize) {
-        let entry = entry_size(name_len, value_len);
+    pub(crate) fn insert(&mut self, name: Bytes, value: Bytes) {
+        let entry = entry_size(name.len(), value.len());
         let max = self.max as usize;
         if entry > max {
             self.entries.clear();
@@ -163,14 +245,14 @@ impl SizeTable {
             return;
         }
         self.evict_to(max - entry);
-        self.entries.push_front((name_len, value_len));
+        self.entries.push_front((name, value));
         self.size += entry;
     }
 
     fn evict_to(&mut self, target: usize) {
         while self.size > target {
             match self.entries.pop_back() {
-                Some((n, v)) => self.size = self.size.saturating_sub(entry_size(n, v)),
+                Some((n, v)) => self.size = self.size.saturating_sub(entry_size(n.len(), v.len())),
                 None => {
                     self.size = 0;
                     break;
@@ -197,6 +279,10 @@ mod tests {
             Some((31, false))
         );
         assert_eq!(static_find(b"grpc-status", b"0"), None);
+        // Every entry is found at its own index (or an earlier duplicate).
+        for (i, (n, v)) in STATIC.iter().enumerate() {
+            assert_eq!(static_find(n, v), Some((i + 1, true)), "entry {i}");
+        }
     }
 
     #[test]
@@ -214,21 +300,22 @@ mod tests {
 
     #[test]
     fn evictions() {
+        let b = |n: usize| Bytes::from(vec![b'a'; n]);
         let mut t = SizeTable::new(100);
-        t.insert(1, 1); // 34
-        t.insert(2, 2); // 36
+        t.insert(b(1), b(1)); // 34
+        t.insert(b(2), b(2)); // 36
         assert_eq!((t.len(), t.size()), (2, 70));
         assert_eq!(t.lookup(62), Some((2, 2)));
         assert_eq!(t.lookup(63), Some((1, 1)));
         assert_eq!(t.lookup(64), None);
-        t.insert(3, 3); // 38: evicts the oldest
+        t.insert(b(3), b(3)); // 38: evicts the oldest
         assert_eq!((t.len(), t.size()), (2, 74));
         t.set_max(40);
         assert_eq!((t.len(), t.size()), (1, 38));
-        t.insert(10, 10); // 52 > 40: empties the table
+        t.insert(b(10), b(10)); // 52 > 40: empties the table
         assert_eq!((t.len(), t.size()), (0, 0));
         t.set_max(0);
-        t.insert(0, 0);
+        t.insert(b(0), b(0));
         assert_eq!((t.len(), t.size()), (0, 0));
     }
 }
