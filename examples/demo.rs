@@ -184,12 +184,11 @@ impl ClientApp for Demo {
                 }
                 self.next(conn, now);
             }
-            client::Event::Closed { error } => {
-                if self.current.is_some() || !self.steps.is_empty() {
-                    self.error = Some(other(error));
-                    self.current = None;
-                    self.steps.clear();
-                }
+            // Closed before the last call ended: the demo failed.
+            client::Event::Closed { error } if !self.is_done() => {
+                self.error = Some(other(error));
+                self.current = None;
+                self.steps.clear();
             }
             _ => {}
         }
