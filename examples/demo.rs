@@ -1,19 +1,26 @@
 //! The demo: a gRPC server and a gRPC client of this crate talking over
-//! loopback TCP, on blocking std sockets (a thread for the server's
-//! connection, the client in the main thread).
+//! loopback TCP, on the blocking std adapter (`examples/adapters/`): the
+//! server and the client are sans-IO apps, the adapter moves their bytes.
 //!
 //! ```text
 //! cargo run --example demo
 //! ```
 //!
 //! It makes a unary call, a server-streaming call, a call the server
-//! rejects, and a call whose deadline passes, and prints what happens.
+//! rejects, and a call whose deadline passes, and prints what happens. It
+//! works on raw bytes and paths, to show the call API itself; the
+//! `product_info` and `order_management` examples use generated stubs.
 
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "adapters/mod.rs"]
+mod adapters;
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use adapters::{ClientApp, Server, ServerApp, std_io};
+use bytes::Bytes;
 use grpc_sansio::grpc::{CallId, Code, Metadata, Status};
 use grpc_sansio::{client, server};
 
@@ -21,69 +28,31 @@ fn main() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     println!("server listening on {addr}");
-    std::thread::spawn(move || {
-        if let Ok((socket, _)) = listener.accept() {
-            if let Err(e) = serve(socket) {
-                eprintln!("server connection: {e}");
-            }
-        }
-    });
+    let server = Server::default();
+    let serving = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            std_io::serve(listener, server, server::Config::default(), |_| {
+                Echo::default()
+            })
+        })
+    };
 
-    let socket = TcpStream::connect(addr)?;
     let config = client::Config {
         authority: addr.to_string(),
         ..client::Config::default()
     };
-    let mut conn = client::Connection::new(config, Instant::now());
-    let mut io = Io::new(socket)?;
+    let mut app = Demo::new();
+    std_io::run_client(addr, config, &mut app)?;
 
-    // 1. unary
-    let mut req = client::Request::new("/demo.Echo/Say");
-    req.metadata.append("x-user", "demo").map_err(other)?;
-    let call = conn.start_call(req, Instant::now()).map_err(other)?;
-    conn.send_message(call, Bytes::from_static(b"hello"))
-        .map_err(other)?;
-    conn.half_close(call).map_err(other)?;
-    let (msgs, status) = run_call(&mut conn, &mut io, call)?;
-    println!(
-        "unary   /demo.Echo/Say     -> {:?} {}",
-        text(&msgs),
-        show(&status)
-    );
-
-    // 2. server streaming
-    let call = conn
-        .start_call(client::Request::new("/demo.Echo/Count"), Instant::now())
-        .map_err(other)?;
-    conn.send_message(call, Bytes::from_static(&[5]))
-        .map_err(other)?;
-    conn.half_close(call).map_err(other)?;
-    let (msgs, status) = run_call(&mut conn, &mut io, call)?;
-    println!(
-        "stream  /demo.Echo/Count   -> {:?} {}",
-        text(&msgs),
-        show(&status)
-    );
-
-    // 3. an unknown method: UNIMPLEMENTED (Trailers-Only)
-    let call = conn
-        .start_call(client::Request::new("/demo.Echo/Nope"), Instant::now())
-        .map_err(other)?;
-    conn.half_close(call).map_err(other)?;
-    let (_, status) = run_call(&mut conn, &mut io, call)?;
-    println!("unknown /demo.Echo/Nope    -> {}", show(&status));
-
-    // 4. a deadline shorter than the server's work
-    let mut req = client::Request::new("/demo.Echo/Slow");
-    req.deadline = Some(Instant::now() + Duration::from_millis(100));
-    let call = conn.start_call(req, Instant::now()).map_err(other)?;
-    conn.half_close(call).map_err(other)?;
-    let (_, status) = run_call(&mut conn, &mut io, call)?;
-    println!("slow    /demo.Echo/Slow    -> {}", show(&status));
-
-    conn.shutdown(Instant::now());
-    io.flush_client(&mut conn)?;
-    Ok(())
+    server.shutdown();
+    serving
+        .join()
+        .map_err(|_| io::Error::other("the server panicked"))??;
+    match app.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 fn other<E: std::fmt::Debug>(e: E) -> io::Error {
@@ -104,163 +73,180 @@ fn show(s: &Status) -> String {
     }
 }
 
-/// Drives the client until `call` ends; returns its messages and status.
-fn run_call(
-    conn: &mut client::Connection,
-    io: &mut Io,
-    call: CallId,
-) -> io::Result<(Vec<Bytes>, Status)> {
-    let mut msgs = Vec::new();
-    loop {
-        while let Some(ev) = conn.poll_event() {
-            match ev {
-                client::Event::Message { call: c, data } if c == call => msgs.push(data),
-                client::Event::Status {
-                    call: c, status, ..
-                } if c == call => return Ok((msgs, status)),
-                client::Event::Closed { error } => return Err(other(error)),
-                _ => {}
-            }
+/// The client: four calls, one after the other, each printed as it ends.
+struct Demo {
+    steps: VecDeque<Step>,
+    current: Option<(CallId, Step, Vec<Bytes>)>,
+    error: Option<io::Error>,
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Say,
+    Count,
+    Nope,
+    Slow,
+}
+
+impl Demo {
+    fn new() -> Demo {
+        Demo {
+            steps: [Step::Say, Step::Count, Step::Nope, Step::Slow].into(),
+            current: None,
+            error: None,
         }
-        io.flush_client(conn)?;
-        let now = Instant::now();
-        match io.read(
-            conn.poll_timeout()
-                .map(|t| t.saturating_duration_since(now)),
-        )? {
-            Some(data) if data.is_empty() => conn.recv_eof(Instant::now()),
-            Some(data) => {
-                let _ = conn.recv(data, Instant::now());
+    }
+
+    /// Starts the next call (request, messages, half-close).
+    fn next(&mut self, conn: &mut client::Connection, now: Instant) {
+        let Some(step) = self.steps.pop_front() else {
+            return;
+        };
+        let started = (|| {
+            let call = match step {
+                // 1. unary
+                Step::Say => {
+                    let mut req = client::Request::new("/demo.Echo/Say");
+                    req.metadata.append("x-user", "demo").map_err(other)?;
+                    let call = conn.start_call(req, now).map_err(other)?;
+                    conn.send_message(call, Bytes::from_static(b"hello"))
+                        .map_err(other)?;
+                    call
+                }
+                // 2. server streaming
+                Step::Count => {
+                    let req = client::Request::new("/demo.Echo/Count");
+                    let call = conn.start_call(req, now).map_err(other)?;
+                    conn.send_message(call, Bytes::from_static(&[5]))
+                        .map_err(other)?;
+                    call
+                }
+                // 3. an unknown method: UNIMPLEMENTED (Trailers-Only)
+                Step::Nope => {
+                    let req = client::Request::new("/demo.Echo/Nope");
+                    conn.start_call(req, now).map_err(other)?
+                }
+                // 4. a deadline shorter than the server's work
+                Step::Slow => {
+                    let mut req = client::Request::new("/demo.Echo/Slow");
+                    req.deadline = Some(now + Duration::from_millis(100));
+                    conn.start_call(req, now).map_err(other)?
+                }
+            };
+            conn.half_close(call).map_err(other)?;
+            Ok::<_, io::Error>(call)
+        })();
+        match started {
+            Ok(call) => self.current = Some((call, step, Vec::new())),
+            Err(e) => {
+                self.error = Some(e);
+                self.steps.clear();
             }
-            None => conn.handle_timeout(Instant::now()),
         }
     }
 }
 
-/// The server: one connection, calls answered by method name.
-fn serve(socket: TcpStream) -> io::Result<()> {
-    let mut conn = server::Connection::new(server::Config::default(), Instant::now());
-    let mut io = Io::new(socket)?;
-    let mut methods: std::collections::HashMap<CallId, String> = Default::default();
-    loop {
-        while let Some(ev) = conn.poll_event() {
-            match ev {
-                server::Event::Call { call, path, .. } => match path.as_str() {
-                    "/demo.Echo/Say" | "/demo.Echo/Count" | "/demo.Echo/Slow" => {
-                        methods.insert(call, path);
-                    }
-                    _ => {
-                        let _ = conn.reject(
-                            call,
-                            Status::new(Code::Unimplemented, format!("unknown method {path}")),
-                        );
-                    }
-                },
-                server::Event::Message { call, data } => {
-                    match methods.get(&call).map(String::as_str) {
-                        Some("/demo.Echo/Say") => {
-                            let mut reply = b"echo: ".to_vec();
-                            reply.extend_from_slice(&data);
-                            let _ = conn.send_message(call, Bytes::from(reply));
-                        }
-                        Some("/demo.Echo/Count") => {
-                            let n = data.first().copied().unwrap_or(0);
-                            for i in 1..=n {
-                                let _ = conn.send_message(call, Bytes::from(i.to_string()));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                // "Slow" never answers: its deadline ends it.
-                server::Event::HalfClose { call }
-                    if methods.get(&call).map(String::as_str) != Some("/demo.Echo/Slow") =>
+impl ClientApp for Demo {
+    fn start(&mut self, conn: &mut client::Connection, now: Instant) {
+        self.next(conn, now);
+    }
+
+    fn on_event(&mut self, conn: &mut client::Connection, event: client::Event, now: Instant) {
+        match event {
+            client::Event::Message { call, data } => {
+                if let Some((c, _, msgs)) = &mut self.current
+                    && *c == call
                 {
-                    methods.remove(&call);
-                    let _ = conn.finish(call, Status::ok(), &Metadata::new());
+                    msgs.push(data);
                 }
-                server::Event::Cancelled { call, status } => {
-                    methods.remove(&call);
-                    println!("server: call {} ended early: {}", call.0, show(&status));
+            }
+            client::Event::Status { call, status, .. } => {
+                let Some((c, step, msgs)) = self.current.take() else {
+                    return;
+                };
+                if c != call {
+                    self.current = Some((c, step, msgs));
+                    return;
                 }
-                server::Event::Closed { .. } => return Ok(()),
-                _ => {}
+                match step {
+                    Step::Say => println!(
+                        "unary   /demo.Echo/Say     -> {:?} {}",
+                        text(&msgs),
+                        show(&status)
+                    ),
+                    Step::Count => println!(
+                        "stream  /demo.Echo/Count   -> {:?} {}",
+                        text(&msgs),
+                        show(&status)
+                    ),
+                    Step::Nope => println!("unknown /demo.Echo/Nope    -> {}", show(&status)),
+                    Step::Slow => println!("slow    /demo.Echo/Slow    -> {}", show(&status)),
+                }
+                self.next(conn, now);
             }
-        }
-        while let Some(t) = conn.poll_transmit() {
-            io.write(&t)?;
-        }
-        if conn.is_closed() {
-            return Ok(());
-        }
-        let now = Instant::now();
-        match io.read(
-            conn.poll_timeout()
-                .map(|t| t.saturating_duration_since(now)),
-        )? {
-            Some(data) if data.is_empty() => conn.recv_eof(Instant::now()),
-            Some(data) => {
-                let _ = conn.recv(data, Instant::now());
+            // Closed before the last call ended: the demo failed.
+            client::Event::Closed { error } if !self.is_done() => {
+                self.error = Some(other(error));
+                self.current = None;
+                self.steps.clear();
             }
-            None => conn.handle_timeout(Instant::now()),
+            _ => {}
         }
+    }
+
+    fn is_done(&self) -> bool {
+        self.current.is_none() && self.steps.is_empty()
     }
 }
 
-/// A blocking socket with a read timeout and vectored writes.
-struct Io {
-    socket: TcpStream,
-    buf: BytesMut,
+/// The server: calls answered by method name.
+#[derive(Default)]
+struct Echo {
+    methods: HashMap<CallId, String>,
 }
 
-impl Io {
-    fn new(socket: TcpStream) -> io::Result<Io> {
-        socket.set_nodelay(true)?;
-        Ok(Io {
-            socket,
-            buf: BytesMut::new(),
-        })
-    }
-
-    /// `Some(bytes)` (empty at end of stream) or `None` when `timeout` passed.
-    fn read(&mut self, timeout: Option<Duration>) -> io::Result<Option<Bytes>> {
-        self.socket
-            .set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))?;
-        self.buf.resize(64 << 10, 0);
-        match self.socket.read(&mut self.buf) {
-            Ok(n) => {
-                self.buf.truncate(n);
-                Ok(Some(self.buf.split().freeze()))
+impl ServerApp for Echo {
+    fn on_event(&mut self, conn: &mut server::Connection, event: server::Event, _now: Instant) {
+        match event {
+            server::Event::Call { call, path, .. } => match path.as_str() {
+                "/demo.Echo/Say" | "/demo.Echo/Count" | "/demo.Echo/Slow" => {
+                    self.methods.insert(call, path);
+                }
+                _ => {
+                    let _ = conn.reject(
+                        call,
+                        Status::new(Code::Unimplemented, format!("unknown method {path}")),
+                    );
+                }
+            },
+            server::Event::Message { call, data } => {
+                match self.methods.get(&call).map(String::as_str) {
+                    Some("/demo.Echo/Say") => {
+                        let mut reply = b"echo: ".to_vec();
+                        reply.extend_from_slice(&data);
+                        let _ = conn.send_message(call, Bytes::from(reply));
+                    }
+                    Some("/demo.Echo/Count") => {
+                        let n = data.first().copied().unwrap_or(0);
+                        for i in 1..=n {
+                            let _ = conn.send_message(call, Bytes::from(i.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
+            // "Slow" never answers: its deadline ends it.
+            server::Event::HalfClose { call }
+                if self.methods.get(&call).map(String::as_str) != Some("/demo.Echo/Slow") =>
             {
-                Ok(None)
+                self.methods.remove(&call);
+                let _ = conn.finish(call, Status::ok(), &Metadata::new());
             }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn write(&mut self, t: &grpc_sansio::h2::Transmit) -> io::Result<()> {
-        let mut slices: Vec<IoSlice<'_>> = t.chunks().iter().map(|c| IoSlice::new(c)).collect();
-        let mut slices = &mut slices[..];
-        while !slices.is_empty() {
-            let n = self.socket.write_vectored(slices)?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
+            server::Event::Cancelled { call, status } => {
+                self.methods.remove(&call);
+                println!("server: call {} ended early: {}", call.0, show(&status));
             }
-            IoSlice::advance_slices(&mut slices, n);
+            _ => {}
         }
-        Ok(())
-    }
-
-    fn flush_client(&mut self, conn: &mut client::Connection) -> io::Result<()> {
-        while let Some(t) = conn.poll_transmit() {
-            self.write(&t)?;
-        }
-        Ok(())
     }
 }

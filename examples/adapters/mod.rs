@@ -18,12 +18,15 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::Instant;
 
+use bytes::{Buf, Bytes};
+use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 
 pub mod smol_io;
@@ -160,5 +163,153 @@ pub fn dispatch_client<A: ClientApp>(conn: &mut client::Connection, app: &mut A,
     }
     while let Some(event) = conn.poll_event() {
         app.on_event(conn, event, now);
+    }
+}
+
+/// The bytes of one [`Transmit`] that the socket has not taken yet.
+///
+/// The async adapters write while they wait for input, so a write may be
+/// interrupted by a read and resumed later: the outbox remembers where it
+/// stopped. It holds one `Transmit` at a time, taken from the connection
+/// only once the previous one is out, so the core's bound on queued output
+/// stays the bound.
+#[derive(Default)]
+pub struct Outbox {
+    chunks: VecDeque<Bytes>,
+}
+
+impl Outbox {
+    /// Whether everything was written.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Queues the chunks of `t` (cheap clones of the core's `Bytes`).
+    pub fn push(&mut self, t: &Transmit) {
+        self.chunks
+            .extend(t.chunks().iter().filter(|c| !c.is_empty()).cloned());
+    }
+
+    /// The unwritten bytes, for one `write_vectored`.
+    pub fn slices(&self) -> smallvec::SmallVec<[IoSlice<'_>; 8]> {
+        self.chunks.iter().map(|c| IoSlice::new(c)).collect()
+    }
+
+    /// `n` bytes were written.
+    pub fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            let k = n.min(front.len());
+            front.advance(k);
+            n -= k;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+    }
+}
+
+/// One of the three adapters, chosen at run time (the examples'
+/// `--runtime`, the tests' loop over all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// [`std_io`]: blocking sockets and threads.
+    Std,
+    /// [`tokio_io`]: a multi-threaded tokio runtime.
+    Tokio,
+    /// [`smol_io`]: smol's global executor.
+    Smol,
+}
+
+impl Runtime {
+    /// All three.
+    pub const ALL: [Runtime; 3] = [Runtime::Std, Runtime::Tokio, Runtime::Smol];
+
+    /// Runs the adapter's `serve` on a thread of its own (with a runtime of
+    /// its own for tokio); the thread ends when `serve` returns, after
+    /// [`Server::shutdown`]. With `signals`, Ctrl-C and SIGTERM call it.
+    pub fn serve_in_thread<A, F>(
+        self,
+        listener: std::net::TcpListener,
+        server: Server,
+        config: server::Config,
+        make_app: F,
+        signals: bool,
+    ) -> std::thread::JoinHandle<std::io::Result<()>>
+    where
+        A: ServerApp,
+        F: Fn(u64) -> A + Send + 'static,
+    {
+        std::thread::spawn(move || match self {
+            Runtime::Std => {
+                if signals {
+                    std_io::shutdown_on_signal(&server);
+                }
+                std_io::serve(listener, server, config, make_app)
+            }
+            Runtime::Tokio => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    listener.set_nonblocking(true)?;
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    if signals {
+                        tokio_io::shutdown_on_signal(&server);
+                    }
+                    tokio_io::serve(listener, server, config, make_app).await
+                })
+            }
+            Runtime::Smol => {
+                if signals {
+                    smol_io::shutdown_on_signal(&server);
+                }
+                let listener = smol::net::TcpListener::try_from(listener)?;
+                smol::block_on(smol_io::serve(listener, server, config, make_app))
+            }
+        })
+    }
+
+    /// Runs the adapter's `run_client` in this thread until `app` is done.
+    pub fn run_client<A: ClientApp>(
+        self,
+        addr: std::net::SocketAddr,
+        config: client::Config,
+        app: &mut A,
+    ) -> std::io::Result<()> {
+        match self {
+            Runtime::Std => std_io::run_client(addr, config, app),
+            Runtime::Tokio => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(tokio_io::run_client(addr, config, app)),
+            Runtime::Smol => smol::block_on(smol_io::run_client(addr, config, app)),
+        }
+    }
+}
+
+impl std::fmt::Display for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Runtime::Std => "std",
+            Runtime::Tokio => "tokio",
+            Runtime::Smol => "smol",
+        })
+    }
+}
+
+impl std::str::FromStr for Runtime {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Runtime, String> {
+        match s {
+            "std" => Ok(Runtime::Std),
+            "tokio" => Ok(Runtime::Tokio),
+            "smol" => Ok(Runtime::Smol),
+            _ => Err(format!("unknown runtime {s:?}: std, tokio or smol")),
+        }
     }
 }

@@ -1,1 +1,312 @@
-//! smol: a task per connection (to be written).
+//! smol: a task per server connection (on smol's global executor), and a
+//! client future.
+//!
+//! The loop is the tokio adapter's: a connection waits, in one race, for
+//! bytes from the socket, room for the bytes it still has to write, a wake
+//! from another connection ([`Server::wake_all`], through a channel of
+//! capacity 1 that keeps one pending wake), or its next timer
+//! (`Timer::at`). The socket is cloned (smol's `TcpStream` is a shared
+//! handle) so reading and writing can wait at once. Signals come through
+//! the `ctrlc` crate, as in the std adapter.
+
+use std::io;
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use grpc_sansio::h2::Transmit;
+use grpc_sansio::{client, server};
+use smol::channel::{Receiver, Sender};
+use smol::future::FutureExt;
+use smol::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
+use smol::{Task, Timer};
+
+use super::{ClientApp, Outbox, Server, ServerApp, dispatch_client, dispatch_server, earliest};
+
+/// How long a graceful shutdown waits for connections before giving up.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Bytes asked of the socket per read.
+const READ_SIZE: usize = 64 << 10;
+
+/// A [`Waker`] that leaves one message in a channel of capacity 1: a wake
+/// that comes while the task is busy is seen at its next wait (and two
+/// wakes before then are one).
+struct ChannelWake(Sender<()>);
+
+impl Wake for ChannelWake {
+    fn wake(self: Arc<Self>) {
+        let _ = self.0.try_send(());
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let _ = self.0.try_send(());
+    }
+}
+
+fn channel_waker() -> (Receiver<()>, Waker) {
+    let (tx, rx) = smol::channel::bounded(1);
+    (rx, Waker::from(Arc::new(ChannelWake(tx))))
+}
+
+/// Makes Ctrl-C (and SIGTERM) start `server`'s graceful shutdown.
+pub fn shutdown_on_signal(server: &Server) {
+    super::std_io::shutdown_on_signal(server);
+}
+
+/// Accepts connections on `listener` until `server` shuts down, each in a
+/// task of its own (on smol's global executor) with an app from
+/// `make_app(connection id)`. Returns when, after the shutdown, every
+/// connection closed (or the grace period ran out: the rest are dropped,
+/// which cancels them).
+pub async fn serve<A, F>(
+    listener: TcpListener,
+    server: Server,
+    config: server::Config,
+    make_app: F,
+) -> io::Result<()>
+where
+    A: ServerApp,
+    F: Fn(u64) -> A,
+{
+    let (wake, waker) = channel_waker();
+    server.register(u64::MAX, waker);
+    let mut tasks: Vec<Task<()>> = Vec::new();
+    while !server.is_shutting_down() {
+        let accepted = async { Some(listener.accept().await) }
+            // Server::shutdown (or another wake_all): check the flag.
+            .or(async {
+                let _ = wake.recv().await;
+                None
+            })
+            .await;
+        let (socket, peer) = match accepted {
+            None => continue,
+            Some(Ok(a)) => a,
+            Some(Err(e)) => {
+                eprintln!("accept: {e}");
+                continue;
+            }
+        };
+        tasks.retain(|t| !t.is_finished());
+        let id = server.next_id();
+        let (app, srv, config) = (make_app(id), server.clone(), config.clone());
+        tasks.push(smol::spawn(async move {
+            if let Err(e) = run_server_connection(socket, id, &srv, config, app).await {
+                eprintln!("connection {id} ({peer}): {e}");
+            }
+        }));
+    }
+    server.unregister(u64::MAX);
+    drop(listener);
+    let open = tasks.len();
+    let drained = async {
+        for t in tasks {
+            t.await;
+        }
+        true
+    }
+    .or(async {
+        Timer::after(SHUTDOWN_GRACE).await;
+        false
+    })
+    .await;
+    if !drained {
+        eprintln!("shutdown: connection(s) of {open} still open, cancelled");
+    }
+    Ok(())
+}
+
+/// What ended one wait of a connection loop.
+enum Step {
+    Read(io::Result<usize>),
+    Wrote(io::Result<usize>),
+    Wake,
+    Timer,
+}
+
+/// Waits for the next thing to do: input, room for output, a wake, or the
+/// timer. A branch that loses the race has read or written nothing.
+async fn next_step(
+    socket: &TcpStream,
+    buf: &mut BytesMut,
+    eof: bool,
+    out: &Outbox,
+    wake: &Receiver<()>,
+    timer: Option<Instant>,
+) -> Step {
+    let (mut rd, mut wr) = (socket.clone(), socket.clone());
+    let slices = out.slices();
+    buf.resize(READ_SIZE, 0);
+    let read = async {
+        if eof {
+            return std::future::pending().await;
+        }
+        Step::Read(rd.read(buf).await)
+    };
+    let write = async {
+        if out.is_empty() {
+            return std::future::pending().await;
+        }
+        Step::Wrote(wr.write_vectored(&slices).await)
+    };
+    let woken = async {
+        match wake.recv().await {
+            Ok(()) => Step::Wake,
+            // No sender left (a client's channel): never wakes.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let timer = async {
+        match timer {
+            Some(at) => Timer::at(at).await,
+            None => Timer::never().await,
+        };
+        Step::Timer
+    };
+    read.or(write).or(woken).or(timer).await
+}
+
+/// Applies the outcome of a read to `buf`: keeps the `n` bytes read.
+fn take_read(buf: &mut BytesMut, n: usize) -> bytes::Bytes {
+    buf.truncate(n);
+    buf.split().freeze()
+}
+
+/// Drives one server connection until it closes.
+pub async fn run_server_connection<A: ServerApp>(
+    socket: TcpStream,
+    id: u64,
+    server: &Server,
+    config: server::Config,
+    mut app: A,
+) -> io::Result<()> {
+    socket.set_nodelay(true)?;
+    let (wake, waker) = channel_waker();
+    server.register(id, waker);
+    let result = async {
+        let mut conn = server::Connection::new(config, Instant::now());
+        let (mut out, mut buf) = (Outbox::default(), BytesMut::new());
+        let (mut eof, mut shut) = (false, false);
+        loop {
+            let now = Instant::now();
+            if server.is_shutting_down() && !shut {
+                conn.shutdown(now);
+                shut = true;
+            }
+            if conn.poll_timeout().is_some_and(|t| t <= now) {
+                conn.handle_timeout(now);
+            }
+            dispatch_server(&mut conn, &mut app, now);
+            if out.is_empty()
+                && let Some(t) = conn.poll_transmit()
+            {
+                out.push(&t);
+            }
+            if out.is_empty() && conn.is_closed() {
+                return Ok(());
+            }
+            let timer = earliest(conn.poll_timeout(), app.poll_timeout());
+            match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
+                Step::Read(Ok(0)) => {
+                    eof = true;
+                    conn.recv_eof(Instant::now());
+                }
+                Step::Read(Ok(n)) => {
+                    if let Err(e) = conn.recv(take_read(&mut buf, n), Instant::now()) {
+                        // GOAWAY is queued; it goes out next round.
+                        eprintln!("connection {id}: {e}");
+                    }
+                }
+                Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
+                    conn.recv_eof(Instant::now());
+                    dispatch_server(&mut conn, &mut app, Instant::now());
+                    return Err(e);
+                }
+                Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Step::Wrote(Ok(n)) => out.advance(n),
+                Step::Wake => app.on_wake(&mut conn, Instant::now()),
+                Step::Timer => {}
+            }
+        }
+    }
+    .await;
+    server.unregister(id);
+    let _ = socket.shutdown(std::net::Shutdown::Both);
+    result
+}
+
+/// Writes every chunk of `t`, vectored (for adapters that write in turn
+/// with reading; the connection loops above interleave them instead).
+pub async fn write_all_vectored<W: AsyncWrite + Unpin>(w: &mut W, t: &Transmit) -> io::Result<()> {
+    let mut slices: smallvec::SmallVec<[io::IoSlice<'_>; 8]> =
+        t.chunks().iter().map(|c| io::IoSlice::new(c)).collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match w.write_vectored(slices).await {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Connects to `addr` and runs `app` on the connection until the app is
+/// done (then a graceful GOAWAY) or the connection closes.
+pub async fn run_client<A: ClientApp>(
+    addr: impl AsyncToSocketAddrs,
+    config: client::Config,
+    app: &mut A,
+) -> io::Result<()> {
+    let socket = TcpStream::connect(addr).await?;
+    socket.set_nodelay(true)?;
+    let mut conn = client::Connection::new(config, Instant::now());
+    app.start(&mut conn, Instant::now());
+    // Nothing wakes a client from outside: a channel whose sender is gone.
+    let (_, wake) = smol::channel::bounded::<()>(1);
+    let (mut out, mut buf) = (Outbox::default(), BytesMut::new());
+    let (mut eof, mut shut) = (false, false);
+    loop {
+        let now = Instant::now();
+        if conn.poll_timeout().is_some_and(|t| t <= now) {
+            conn.handle_timeout(now);
+        }
+        dispatch_client(&mut conn, app, now);
+        if app.is_done() && !shut {
+            conn.shutdown(now);
+            shut = true;
+        }
+        if out.is_empty()
+            && let Some(t) = conn.poll_transmit()
+        {
+            out.push(&t);
+        }
+        if out.is_empty() && (conn.is_closed() || (shut && conn.active_calls() == 0)) {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        let timer = earliest(conn.poll_timeout(), app.poll_timeout());
+        match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
+            Step::Read(Ok(0)) => {
+                eof = true;
+                conn.recv_eof(Instant::now());
+            }
+            Step::Read(Ok(n)) => {
+                if let Err(e) = conn.recv(take_read(&mut buf, n), Instant::now()) {
+                    eprintln!("client connection: {e}");
+                }
+            }
+            Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
+                conn.recv_eof(Instant::now());
+                dispatch_client(&mut conn, app, Instant::now());
+                return Err(e);
+            }
+            Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Step::Wrote(Ok(n)) => out.advance(n),
+            Step::Wake | Step::Timer => {}
+        }
+    }
+}
