@@ -63,6 +63,11 @@ pub mod v1 {
     include!("generated/grpc.health.v1.rs");
 }
 
+/// The encoded `google.protobuf.FileDescriptorSet` of
+/// `grpc/health/v1/health.proto`, as the generator emits it: register it
+/// with the reflection service so clients can describe `grpc.health.v1.Health`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/grpc.health.v1.bin");
+
 use v1::health::{HealthMethod, HealthRequest, HealthServer};
 pub use v1::health_check_response::ServingStatus;
 use v1::{HealthCheckRequest, HealthCheckResponse};

@@ -1,7 +1,7 @@
-//! The health service's generated code is checked in (the runtime crate
-//! must build without the generator). This regenerates it from
-//! `proto/grpc/health/v1/health.proto` and fails if the checked-in file
-//! differs. To update it after changing the proto or the generator:
+//! The health service's generated code and encoded descriptor set are
+//! checked in (the runtime crate must build without the generator). This
+//! regenerates them from `proto/grpc/health/v1/health.proto` and fails if a
+//! checked-in file differs. To update it after changing the proto or the generator:
 //!
 //! ```text
 //! GRPC_SANSIO_BLESS=1 cargo test -p grpc-sansio-build-tests --test health_generated
@@ -25,19 +25,29 @@ fn checked_in_health_code_is_up_to_date() {
         .include(root.join("proto"))
         .out_dir(&out)
         .runtime_path("crate")
-        .file_descriptor_set(None)
+        .file_descriptor_set(Some("grpc.health.v1.bin"))
         .emit_rerun_if_changed(false)
         .compile([root.join("proto/grpc/health/v1/health.proto")])
         .expect("compiling health.proto");
-    let fresh = fs::read_to_string(out.join("grpc.health.v1.rs")).unwrap();
-    let checked_in = root.join("src/services/generated/grpc.health.v1.rs");
+    for name in ["grpc.health.v1.rs", "grpc.health.v1.bin"] {
+        check_or_bless(
+            &fs::read(out.join(name)).unwrap(),
+            &root.join("src/services/generated").join(name),
+        );
+    }
+}
+
+/// Fails if `checked_in` differs from `fresh`; with `GRPC_SANSIO_BLESS=1`,
+/// writes `fresh` there instead.
+fn check_or_bless(fresh: &[u8], checked_in: &Path) {
     if std::env::var_os("GRPC_SANSIO_BLESS").is_some_and(|v| v == "1") {
-        fs::write(&checked_in, &fresh).unwrap();
+        fs::write(checked_in, fresh).unwrap();
         return;
     }
-    let current = fs::read_to_string(&checked_in).unwrap_or_default();
+    let current = fs::read(checked_in).unwrap_or_default();
     assert!(
         current == fresh,
-        "src/services/generated/grpc.health.v1.rs is out of date: rerun with GRPC_SANSIO_BLESS=1"
+        "{} is out of date: rerun with GRPC_SANSIO_BLESS=1",
+        checked_in.display()
     );
 }
