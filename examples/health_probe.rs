@@ -23,12 +23,10 @@
 
 #[path = "adapters/mod.rs"]
 mod adapters;
-#[path = "services/mod.rs"]
-mod services;
+#[path = "services/probe.rs"]
+mod probe;
 
 use std::time::Duration;
-
-use services::probe;
 
 const USAGE: &str =
     "usage: health_probe --addr HOST:PORT [--service NAME] [--timeout-ms MS (default 1000)]";

@@ -1,12 +1,17 @@
 //! A server of the standard services on blocking std sockets: the health
-//! service `grpc.health.v1.Health`, which grpcurl, grpc-health-probe,
-//! Kubernetes' gRPC probes and `examples/health_probe.rs` can ask.
+//! service `grpc.health.v1.Health` (for grpc-health-probe, Kubernetes' gRPC
+//! probes, `examples/health_probe.rs`) and server reflection
+//! `grpc.reflection.v1` and `v1alpha` (for grpcurl, grpc_cli, evans,
+//! Postman), which describes both.
 //!
 //! ```text
-//! cargo run --features health --example standard_services -- --port 50051
+//! cargo run --features health,reflection --example standard_services -- --port 50051
+//! grpcurl -plaintext 127.0.0.1:50051 list
+//! grpcurl -plaintext 127.0.0.1:50051 describe grpc.health.v1.Health
 //! # flip shop.Cart between SERVING and NOT_SERVING every 2 s (watch it):
-//! cargo run --features health --example standard_services -- \
+//! cargo run --features health,reflection --example standard_services -- \
 //!     --port 50051 --toggle shop.Cart --every 2000
+//! grpcurl -plaintext -d '{"service":"shop.Cart"}' 127.0.0.1:50051 grpc.health.v1.Health/Watch
 //! ```
 //!
 //! Ctrl-C (or SIGTERM) shuts down gracefully: every service turns

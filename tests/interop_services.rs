@@ -1,10 +1,16 @@
 //! Interop of the standard services with grpcio, the C-core gRPC of
-//! Python (PyPI grpcio, grpcio-health-checking), from the venv that
-//! `scripts/install-test-deps` makes in `target/interop-venv`:
+//! Python (PyPI grpcio, grpcio-health-checking, grpcio-reflection), from
+//! the venv that `scripts/install-test-deps` makes in
+//! `target/interop-venv`:
 //!
 //! - **a** grpcio's health client against our server (`examples/services`
 //!   on the std adapter, in this process): Check, NOT_FOUND, a Watch that
 //!   sees a change this test makes, Watch of an unknown service;
+//! - **b** grpcio's reflection client against our server: v1alpha through
+//!   `ProtoReflectionDescriptorDatabase` under a protobuf `DescriptorPool`
+//!   (list, then a method resolved with its messages, fields and enum),
+//!   and raw v1 and v1alpha streams (an unknown file's NOT_FOUND
+//!   `error_response`, the stream going on);
 //! - **c** our generated `HealthClient` (std adapter) against grpcio's
 //!   `HealthServicer`: the same, the change made by the Python side;
 //! - **d** the health probe's logic (`examples/services/probe.rs`) and its
@@ -18,7 +24,7 @@
 //! When the venv is missing the test prints "skipped: ..." and passes,
 //! unless `GRPC_SANSIO_INTEROP=require` (as `scripts/test` and CI set it),
 //! in which case it fails.
-#![cfg(feature = "health")]
+#![cfg(all(feature = "health", feature = "reflection"))]
 
 #[path = "../examples/adapters/mod.rs"]
 mod adapters;
@@ -68,7 +74,11 @@ fn script(name: &str) -> PathBuf {
 /// interop is required, else prints why the test is skipped.
 fn peers_available() -> bool {
     let ok = Command::new(venv_python())
-        .args(["-c", "import grpc, grpc_health.v1.health"])
+        .args([
+            "-c",
+            "import grpc, grpc_health.v1.health, \
+             grpc_reflection.v1alpha.proto_reflection_descriptor_database",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -76,7 +86,7 @@ fn peers_available() -> bool {
     if ok {
         return true;
     }
-    let what = "grpcio and grpcio-health-checking in target/interop-venv";
+    let what = "grpcio, grpcio-health-checking and grpcio-reflection in target/interop-venv";
     let required = std::env::var("GRPC_SANSIO_INTEROP").is_ok_and(|v| v == "require");
     assert!(
         !required,
@@ -253,6 +263,39 @@ fn grpcio_client_vs_our_server() {
     services.set_status(WATCHED, ServingStatus::NotServing);
     peer.expect(&format!("watch {WATCHED} NOT_SERVING"));
     peer.expect("watch-unknown SERVICE_UNKNOWN");
+    peer.expect("done");
+    peer.wait_success();
+}
+
+/// b: grpcio's reflection client against our server.
+fn grpcio_reflection_vs_our_server() {
+    let (addr, _services) = start_our_server();
+    let mut peer = Peer::spawn("reflection_client.py", &[&addr.port().to_string()]);
+    let names = "grpc.health.v1.Health,grpc.reflection.v1.ServerReflection,\
+                 grpc.reflection.v1alpha.ServerReflection";
+    peer.expect(&format!("services {names}"));
+    peer.expect(
+        "method grpc.health.v1.Health.Watch grpc.health.v1.HealthCheckRequest -> \
+         grpc.health.v1.HealthCheckResponse server_streaming=True \
+         file=grpc/health/v1/health.proto",
+    );
+    peer.expect("message grpc.health.v1.HealthCheckRequest service=1:string");
+    peer.expect(
+        "message grpc.health.v1.HealthCheckResponse \
+         status=1:enum(grpc.health.v1.HealthCheckResponse.ServingStatus)",
+    );
+    peer.expect(
+        "enum grpc.health.v1.HealthCheckResponse.ServingStatus \
+         UNKNOWN,SERVING,NOT_SERVING,SERVICE_UNKNOWN",
+    );
+    peer.expect("service grpc.reflection.v1.ServerReflection ServerReflectionInfo");
+    for version in ["v1", "v1alpha"] {
+        peer.expect(&format!("{version} list {names}"));
+        peer.expect(&format!("{version} unknown-file NOT_FOUND"));
+        peer.expect(&format!(
+            "{version} symbol-file grpc/health/v1/health.proto"
+        ));
+    }
     peer.expect("done");
     peer.wait_success();
 }
@@ -519,11 +562,16 @@ fn standard_services_interop() {
         return;
     }
     type Part = (&'static str, &'static str, fn());
-    let parts: [Part; 5] = [
+    let parts: [Part; 6] = [
         (
             "a health: grpcio client",
             "our server",
             grpcio_client_vs_our_server,
+        ),
+        (
+            "b reflection: grpcio client",
+            "our server",
+            grpcio_reflection_vs_our_server,
         ),
         (
             "c health: our HealthClient",

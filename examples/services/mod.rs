@@ -1,11 +1,11 @@
 //! The standard services on one server, as a sans-IO [`ServerApp`]: the
-//! health service `grpc.health.v1.Health` now (the reflection services join
-//! it when the `reflection` feature lands). Shared by
+//! health service `grpc.health.v1.Health` and server reflection
+//! (`grpc.reflection.v1` and `v1alpha`), which describes both. Shared by
 //! `examples/standard_services.rs` and `tests/interop_services.rs`; the
 //! health probe's logic is in [`probe`].
 //!
 //! One [`Services`] per server holds what every connection shares (the
-//! health statuses); each connection gets a [`ServicesApp`] from
+//! health statuses, the registered descriptors); each connection gets a [`ServicesApp`] from
 //! [`Services::app`]. A status change goes through
 //! [`Services::set_status`], which wakes every connection so that its
 //! watchers are sent the change ([`ServerApp::on_wake`] →
@@ -23,18 +23,24 @@ use grpc_sansio::codec;
 use grpc_sansio::grpc::{CallId, Metadata, Status};
 use grpc_sansio::server;
 use grpc_sansio::services::health::v1::health;
-use grpc_sansio::services::health::{HealthService, ServingStatus};
+use grpc_sansio::services::health::{self as health_service, HealthService, ServingStatus};
+use grpc_sansio::services::reflection::{self, ReflectionService};
 
 use crate::adapters::{Server, ServerApp, lock};
 
 /// The full names of the services this server answers.
-pub const SERVICE_NAMES: &[&str] = &[health::SERVICE_NAME];
+pub const SERVICE_NAMES: &[&str] = &[
+    health::SERVICE_NAME,
+    reflection::SERVICE_NAMES[0],
+    reflection::SERVICE_NAMES[1],
+];
 
 /// What every connection of the server shares.
 #[derive(Clone)]
 pub struct Services {
     server: Server,
     health: Arc<Mutex<HealthService>>,
+    reflection: Arc<Mutex<ReflectionService>>,
     /// Every name a status was set for, so that a shutdown can mark them
     /// all NOT_SERVING.
     names: Arc<Mutex<BTreeSet<String>>>,
@@ -42,11 +48,24 @@ pub struct Services {
 
 impl Services {
     /// The services of `server`: the server as a whole (`""`) and the
-    /// health service itself are SERVING.
+    /// health service itself are SERVING; reflection describes the health
+    /// and reflection services (their descriptor sets, from this crate).
     pub fn new(server: Server) -> Services {
+        let mut reflection = ReflectionService::new();
+        for set in [
+            health_service::FILE_DESCRIPTOR_SET,
+            reflection::FILE_DESCRIPTOR_SET,
+        ] {
+            // This crate's own sets: they decode and do not clash.
+            reflection
+                .add_file_descriptor_set(set)
+                .expect("the crate's descriptor sets register");
+        }
+        reflection.set_services(SERVICE_NAMES.iter().copied());
         let services = Services {
             server,
             health: Arc::new(Mutex::new(HealthService::new())),
+            reflection: Arc::new(Mutex::new(reflection)),
             names: Arc::new(Mutex::new(BTreeSet::new())),
         };
         services.set_status("", ServingStatus::Serving);
@@ -117,7 +136,9 @@ impl ServerApp for ServicesApp {
             }
             _ => {}
         }
-        if lock(&self.services.health).handle_event(self.id, conn, &event) {
+        if lock(&self.services.health).handle_event(self.id, conn, &event)
+            || lock(&self.services.reflection).handle_event(self.id, conn, &event)
+        {
             return;
         }
         // Not a call of ours: UNIMPLEMENTED, in one Trailers-Only reply.
