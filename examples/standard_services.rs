@@ -55,7 +55,8 @@ fn main() -> std::io::Result<()> {
 
     let listener = TcpListener::bind((host.as_str(), port))?;
     println!(
-        "serving grpc.health.v1.Health on {}",
+        "serving {} on {}",
+        services::SERVICE_NAMES.join(", "),
         listener.local_addr()?
     );
     let server = Server::default();

@@ -332,6 +332,9 @@ fn probe_vs_our_server() {
     let addr = addr.to_string();
     let t = Duration::from_secs(5);
     assert_probe(probe::probe(&addr, "", t), Outcome::Serving, 0);
+    for name in services::SERVICE_NAMES {
+        assert_probe(probe::probe(&addr, name, t), Outcome::Serving, 0);
+    }
     services.set_status(WATCHED, ServingStatus::NotServing);
     assert_probe(
         probe::probe(&addr, WATCHED, t),

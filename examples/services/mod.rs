@@ -47,9 +47,9 @@ pub struct Services {
 }
 
 impl Services {
-    /// The services of `server`: the server as a whole (`""`) and the
-    /// health service itself are SERVING; reflection describes the health
-    /// and reflection services (their descriptor sets, from this crate).
+    /// The services of `server`: the server as a whole (`""`) and each of
+    /// [`SERVICE_NAMES`] are SERVING; reflection describes the health and
+    /// reflection services (their descriptor sets, from this crate).
     pub fn new(server: Server) -> Services {
         let mut reflection = ReflectionService::new();
         for set in [
@@ -69,7 +69,9 @@ impl Services {
             names: Arc::new(Mutex::new(BTreeSet::new())),
         };
         services.set_status("", ServingStatus::Serving);
-        services.set_status(health::SERVICE_NAME, ServingStatus::Serving);
+        for name in SERVICE_NAMES {
+            services.set_status(name, ServingStatus::Serving);
+        }
         services
     }
 
