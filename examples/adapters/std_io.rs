@@ -236,8 +236,10 @@ pub fn run_client<A: ClientApp>(
         if conn.is_closed() || (shut && conn.active_calls() == 0) {
             return Ok(());
         }
-        let timeout = earliest(conn.poll_timeout(), app.poll_timeout())
-            .map(|at| at.saturating_duration_since(now).max(Duration::from_millis(1)));
+        let timeout = earliest(conn.poll_timeout(), app.poll_timeout()).map(|at| {
+            at.saturating_duration_since(now)
+                .max(Duration::from_millis(1))
+        });
         socket.set_read_timeout(timeout)?;
         buf.resize(READ_SIZE, 0);
         match socket.read(&mut buf) {
@@ -251,7 +253,9 @@ pub fn run_client<A: ClientApp>(
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) => {
                 conn.recv_eof(Instant::now());

@@ -31,7 +31,7 @@ pub const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
 pub fn zeros(len: usize) -> Payload {
     Payload {
         r#type: PayloadType::Compressable as i32,
-        body: vec![0; len].into(),
+        body: vec![0; len],
     }
 }
 
