@@ -168,6 +168,10 @@ pub struct Connection {
     queued: VecDeque<CallId>,
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
+    /// The Compressed-Flag of each `Event::Message` in `events`, in order.
+    message_flags: VecDeque<bool>,
+    /// The flag of the message `poll_event` returned last.
+    last_compressed: bool,
     closed: bool,
     /// The server's first SETTINGS arrived: until then its concurrency
     /// limit is unknown and calls wait in the queue.
@@ -188,6 +192,8 @@ impl Connection {
             queued: VecDeque::new(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
+            message_flags: VecDeque::new(),
+            last_compressed: false,
             closed: false,
             peer_settings: false,
         }
@@ -326,14 +332,37 @@ impl Connection {
         }
     }
 
-    /// Sends one request message.
+    /// Sends one request message, compressed with the call's
+    /// [`Request::encoding`].
     pub fn send_message(&mut self, id: CallId, data: Bytes) -> Result<(), CallError> {
+        self.send_message_with(id, data, true)
+    }
+
+    /// Sends one request message with the Compressed-Flag clear, even on a
+    /// call whose [`Request::encoding`] compresses: gRPC decides
+    /// compression per message (PROTOCOL-HTTP2.md, Compressed-Flag;
+    /// compression.md), e.g. for data that would not shrink.
+    pub fn send_message_uncompressed(&mut self, id: CallId, data: Bytes) -> Result<(), CallError> {
+        self.send_message_with(id, data, false)
+    }
+
+    fn send_message_with(
+        &mut self,
+        id: CallId,
+        data: Bytes,
+        compress: bool,
+    ) -> Result<(), CallError> {
         let limit = self.config.max_queued_call_bytes;
         let call = self.calls.get_mut(&id).ok_or(CallError::UnknownCall)?;
         if call.half_closed {
             return Err(CallError::HalfClosed);
         }
-        let (head, body) = match call::frame_message(data, call.encoding) {
+        let encoding = if compress {
+            call.encoding
+        } else {
+            Encoding::Identity
+        };
+        let (head, body) = match call::frame_message(data, encoding) {
             Ok(parts) => parts,
             Err(status) => {
                 self.cancel_with(id, status);
@@ -470,6 +499,22 @@ impl Connection {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.next_event();
+        if let Some(Event::Message { .. }) = event {
+            self.last_compressed = self.message_flags.pop_front().unwrap_or(false);
+        }
+        event
+    }
+
+    /// Whether the response message of the [`Event::Message`] that
+    /// [`poll_event`](Self::poll_event) returned last had its
+    /// Compressed-Flag set (PROTOCOL-HTTP2.md), i.e. came compressed; its
+    /// `data` is decompressed either way.
+    pub fn last_message_compressed(&self) -> bool {
+        self.last_compressed
+    }
+
+    fn next_event(&mut self) -> Option<Event> {
         loop {
             if let Some(e) = self.events.pop_front() {
                 return Some(e);
@@ -715,7 +760,10 @@ impl Connection {
         call.inbound.push(data);
         loop {
             match call.inbound.next_message() {
-                Ok(Some(m)) => self.events.push_back(Event::Message { call: id, data: m }),
+                Ok(Some(m)) => {
+                    self.message_flags.push_back(call.inbound.last_compressed);
+                    self.events.push_back(Event::Message { call: id, data: m });
+                }
                 Ok(None) => break,
                 Err(status) => {
                     self.cancel_with(id, status);

@@ -136,6 +136,10 @@ pub struct Connection {
     calls: BTreeMap<CallId, Call>,
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
+    /// The Compressed-Flag of each `Event::Message` in `events`, in order.
+    message_flags: VecDeque<bool>,
+    /// The flag of the message `poll_event` returned last.
+    last_compressed: bool,
     closed: bool,
 }
 
@@ -149,6 +153,8 @@ impl Connection {
             calls: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
+            message_flags: VecDeque::new(),
+            last_compressed: false,
             closed: false,
         }
     }
@@ -188,8 +194,27 @@ impl Connection {
         }
     }
 
-    /// Sends one response message (and the headers first if not yet sent).
+    /// Sends one response message (and the headers first if not yet sent),
+    /// compressed with the call's response encoding (see
+    /// [`Config::response_encoding`]).
     pub fn send_message(&mut self, id: CallId, data: Bytes) -> Result<(), CallError> {
+        self.send_message_with(id, data, true)
+    }
+
+    /// Sends one response message with the Compressed-Flag clear, even on a
+    /// call whose responses are compressed: gRPC decides compression per
+    /// message (PROTOCOL-HTTP2.md, Compressed-Flag; compression.md), e.g.
+    /// for data that would not shrink.
+    pub fn send_message_uncompressed(&mut self, id: CallId, data: Bytes) -> Result<(), CallError> {
+        self.send_message_with(id, data, false)
+    }
+
+    fn send_message_with(
+        &mut self,
+        id: CallId,
+        data: Bytes,
+        compress: bool,
+    ) -> Result<(), CallError> {
         let call = self.calls.get(&id).ok_or(CallError::UnknownCall)?;
         if !call.headers_sent {
             self.send_headers(id, &Metadata::new())?;
@@ -197,7 +222,12 @@ impl Connection {
         let Some(call) = self.calls.get(&id) else {
             return Err(CallError::UnknownCall);
         };
-        let (head, body) = match call::frame_message(data, call.encoding) {
+        let encoding = if compress {
+            call.encoding
+        } else {
+            Encoding::Identity
+        };
+        let (head, body) = match call::frame_message(data, encoding) {
             Ok(parts) => parts,
             Err(status) => {
                 let _ = self.end_call(id, status.clone(), &Metadata::new());
@@ -224,13 +254,26 @@ impl Connection {
         status: Status,
         trailers: &Metadata,
     ) -> Result<(), CallError> {
+        self.drop_queued(id);
+        self.end_call(id, status, trailers)
+    }
+
+    /// Drops the queued messages, half-close and writable events of a call
+    /// (with the flags of its messages).
+    fn drop_queued(&mut self, id: CallId) {
+        let mut flags = std::mem::take(&mut self.message_flags).into_iter();
+        let kept = &mut self.message_flags;
         self.events.retain(|e| match e {
-            Event::Message { call, .. } | Event::HalfClose { call } | Event::Writable { call } => {
+            Event::Message { call, .. } => {
+                let flag = flags.next().unwrap_or(false);
+                if *call != id {
+                    kept.push_back(flag);
+                }
                 *call != id
             }
+            Event::HalfClose { call } | Event::Writable { call } => *call != id,
             _ => true,
         });
-        self.end_call(id, status, trailers)
     }
 
     /// Sends the call's status (trailers or Trailers-Only) and forgets it.
@@ -285,12 +328,7 @@ impl Connection {
         if let Some(d) = call.deadline {
             self.deadlines.remove(&(d, id));
         }
-        self.events.retain(|e| match e {
-            Event::Message { call, .. } | Event::HalfClose { call } | Event::Writable { call } => {
-                *call != id
-            }
-            _ => true,
-        });
+        self.drop_queued(id);
         let _ = self.h2.reset_stream(call.stream, ErrorCode::CANCEL);
         Ok(())
     }
@@ -321,6 +359,23 @@ impl Connection {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.next_event();
+        if let Some(Event::Message { .. }) = event {
+            self.last_compressed = self.message_flags.pop_front().unwrap_or(false);
+        }
+        event
+    }
+
+    /// Whether the request message of the [`Event::Message`] that
+    /// [`poll_event`](Self::poll_event) returned last had its
+    /// Compressed-Flag set (PROTOCOL-HTTP2.md), i.e. came compressed; its
+    /// `data` is decompressed either way. For servers that must check how
+    /// a client sent (the interop tests' `expect_compressed`).
+    pub fn last_message_compressed(&self) -> bool {
+        self.last_compressed
+    }
+
+    fn next_event(&mut self) -> Option<Event> {
         loop {
             if let Some(e) = self.events.pop_front() {
                 return Some(e);
@@ -614,7 +669,10 @@ impl Connection {
         call.inbound.push(data);
         loop {
             match call.inbound.next_message() {
-                Ok(Some(m)) => self.events.push_back(Event::Message { call: id, data: m }),
+                Ok(Some(m)) => {
+                    self.message_flags.push_back(call.inbound.last_compressed);
+                    self.events.push_back(Event::Message { call: id, data: m });
+                }
                 Ok(None) => break,
                 Err(status) => return self.abort(id, status),
             }
@@ -625,5 +683,142 @@ impl Connection {
             }
             self.events.push_back(Event::HalfClose { call: id });
         }
+    }
+}
+
+#[cfg(all(test, feature = "compression"))]
+mod tests {
+    use super::*;
+    use crate::client;
+
+    /// Moves bytes both ways until neither side has any to send.
+    fn shuttle(c: &mut client::Connection, s: &mut Connection, now: Instant) {
+        loop {
+            let mut moved = false;
+            while let Some(t) = c.poll_transmit() {
+                for chunk in t.chunks() {
+                    s.recv(chunk.clone(), now).unwrap();
+                }
+                moved = true;
+            }
+            while let Some(t) = s.poll_transmit() {
+                for chunk in t.chunks() {
+                    c.recv(chunk.clone(), now).unwrap();
+                }
+                moved = true;
+            }
+            // The client opens streams only once it saw the server's SETTINGS.
+            while c.poll_event().is_some() {}
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn gzip_pair(now: Instant) -> (client::Connection, Connection) {
+        let config = Config {
+            response_encoding: Encoding::Gzip,
+            ..Config::default()
+        };
+        let mut c = client::Connection::new(client::Config::default(), now);
+        let mut s = Connection::new(config, now);
+        shuttle(&mut c, &mut s, now);
+        (c, s)
+    }
+
+    fn gzip_request() -> client::Request {
+        let mut r = client::Request::new("/t.T/M");
+        r.encoding = Encoding::Gzip;
+        r
+    }
+
+    #[test]
+    fn compression_is_chosen_and_reported_per_message() {
+        let now = Instant::now();
+        let (mut c, mut s) = gzip_pair(now);
+        let call = c.start_call(gzip_request(), now).unwrap();
+        c.send_message(call, Bytes::from_static(b"squeezed"))
+            .unwrap();
+        c.send_message_uncompressed(call, Bytes::from_static(b"plain"))
+            .unwrap();
+        c.half_close(call).unwrap();
+        // Client to server only: the client's events are looked at below.
+        while let Some(t) = c.poll_transmit() {
+            for chunk in t.chunks() {
+                s.recv(chunk.clone(), now).unwrap();
+            }
+        }
+        let mut got = Vec::new();
+        let mut id = None;
+        while let Some(e) = s.poll_event() {
+            match e {
+                Event::Call { call, .. } => id = Some(call),
+                Event::Message { data, .. } => got.push((data, s.last_message_compressed())),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                (Bytes::from_static(b"squeezed"), true),
+                (Bytes::from_static(b"plain"), false)
+            ]
+        );
+        let id = id.unwrap();
+        s.send_message(id, Bytes::from_static(b"big")).unwrap();
+        s.send_message_uncompressed(id, Bytes::from_static(b"small"))
+            .unwrap();
+        s.finish(id, Status::ok(), &Metadata::new()).unwrap();
+        while let Some(t) = s.poll_transmit() {
+            for chunk in t.chunks() {
+                c.recv(chunk.clone(), now).unwrap();
+            }
+        }
+        let mut got = Vec::new();
+        while let Some(e) = c.poll_event() {
+            if let client::Event::Message { data, .. } = e {
+                got.push((data, c.last_message_compressed()));
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                (Bytes::from_static(b"big"), true),
+                (Bytes::from_static(b"small"), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn flags_stay_in_step_when_a_call_s_messages_are_dropped() {
+        let now = Instant::now();
+        let (mut c, mut s) = gzip_pair(now);
+        let a = c.start_call(gzip_request(), now).unwrap();
+        for _ in 0..3 {
+            c.send_message(a, Bytes::from_static(b"a")).unwrap();
+        }
+        let b = c.start_call(gzip_request(), now).unwrap();
+        c.send_message_uncompressed(b, Bytes::from_static(b"b"))
+            .unwrap();
+        while let Some(t) = c.poll_transmit() {
+            for chunk in t.chunks() {
+                s.recv(chunk.clone(), now).unwrap();
+            }
+        }
+        let mut seen_b = None;
+        while let Some(e) = s.poll_event() {
+            match e {
+                // Finishing A drops its queued messages, and their flags.
+                Event::Message { call, .. } if call.0 == 1 => {
+                    assert!(s.last_message_compressed());
+                    let _ = s.finish(call, Status::ok(), &Metadata::new());
+                }
+                Event::Message { data, .. } => {
+                    seen_b = Some((data, s.last_message_compressed()));
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seen_b, Some((Bytes::from_static(b"b"), false)));
     }
 }

@@ -40,6 +40,9 @@ pub(crate) struct Inbound {
     deframer: Deframer,
     /// The `grpc-encoding` of the messages the peer sends.
     pub(crate) encoding: Encoding,
+    /// Whether the message last returned by `next_message` had its
+    /// Compressed-Flag set.
+    pub(crate) last_compressed: bool,
 }
 
 impl Inbound {
@@ -47,6 +50,7 @@ impl Inbound {
         Inbound {
             deframer: Deframer::new(max_message_size),
             encoding: Encoding::Identity,
+            last_compressed: false,
         }
     }
 
@@ -62,6 +66,7 @@ impl Inbound {
         let Some(m) = self.deframer.next().map_err(|e| e.to_status())? else {
             return Ok(None);
         };
+        self.last_compressed = m.compressed;
         if !m.compressed {
             return Ok(Some(m.data));
         }

@@ -1,0 +1,117 @@
+"""What the Python interop peers share: finding the generated stubs,
+command-line flags, the case list, payloads and reporting.
+
+The stubs (tests/interop/gen_stubs.py) live in `<stubs>/grpc/testing/`, and
+their module names are `grpc.testing.*` because the protos' package is
+`grpc.testing`. `grpc` is also grpcio's package, so the stub directory is
+added to `grpc.__path__` to make `grpc.testing` importable next to it.
+"""
+
+import argparse
+import os
+import sys
+
+import grpc  # noqa: F401  (grpcio; its __path__ is extended below)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+CASES = [
+    "empty_unary",
+    "large_unary",
+    "client_streaming",
+    "server_streaming",
+    "ping_pong",
+    "empty_stream",
+    "timeout_on_sleeping_server",
+    "cancel_after_begin",
+    "cancel_after_first_response",
+    "custom_metadata",
+    "status_code_and_message",
+    "special_status_message",
+    "unimplemented_method",
+    "unimplemented_service",
+    "client_compressed_unary",
+    "server_compressed_unary",
+    "client_compressed_streaming",
+    "server_compressed_streaming",
+]
+
+ECHO_INITIAL = "x-grpc-test-echo-initial"
+ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
+INITIAL_VALUE = "test_initial_metadata_value"
+TRAILING_VALUE = b"\xab\xab\xab"
+SPECIAL_MESSAGE = "\t\ntest with whitespace\r\nand Unicode BMP \u263a and non-BMP \U0001f608\t\n"
+
+
+def use_stubs(stubs: str) -> None:
+    """Makes `grpc.testing.*_pb2` and friends importable from `stubs`."""
+    grpc.__path__.append(os.path.join(os.path.abspath(stubs), "grpc"))
+
+
+class Skip(Exception):
+    """The peer library cannot do (all of) this case; the reason says why."""
+
+
+class Failed(Exception):
+    """The case failed; the reason says how."""
+
+
+def check(cond: bool, why: str) -> None:
+    if not cond:
+        raise Failed(why)
+
+
+def client_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--server_host", default="localhost")
+    p.add_argument("--server_port", type=int, default=10000)
+    p.add_argument("--test_case", default="large_unary")
+    p.add_argument("--use_tls", default="false")
+    p.add_argument("--stubs", default=os.path.join(ROOT, "target", "interop-py"))
+    a = p.parse_args()
+    if a.use_tls != "false":
+        sys.exit("only --use_tls=false is supported")
+    use_stubs(a.stubs)
+    return a
+
+
+def server_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=10000, help="0: any free port")
+    p.add_argument("--use_tls", default="false")
+    p.add_argument("--stubs", default=os.path.join(ROOT, "target", "interop-py"))
+    a = p.parse_args()
+    if a.use_tls != "false":
+        sys.exit("only --use_tls=false is supported")
+    use_stubs(a.stubs)
+    return a
+
+
+def announce(port: int) -> None:
+    """Tells whoever started the server where it listens (first stdout line)."""
+    print(f"LISTENING {port}", flush=True)
+
+
+def cases_of(name: str) -> list:
+    if name == "all":
+        return list(CASES)
+    if name not in CASES:
+        sys.exit(f"unknown test case {name}")
+    return [name]
+
+
+def report(case: str, run) -> bool:
+    """Runs `run()`, prints PASS / FAIL / NA for `case`; False on FAIL."""
+    try:
+        run()
+    except Skip as e:
+        print(f"NA {case}: {e}", flush=True)
+        return True
+    except Failed as e:
+        print(f"FAIL {case}: {e}", flush=True)
+        return False
+    except Exception as e:  # noqa: BLE001  (any error fails the case)
+        print(f"FAIL {case}: {type(e).__name__}: {e}", flush=True)
+        return False
+    print(f"PASS {case}", flush=True)
+    return True
