@@ -1,8 +1,9 @@
-//! A server of the standard services on blocking std sockets: the health
-//! service `grpc.health.v1.Health` (for grpc-health-probe, Kubernetes' gRPC
-//! probes, `examples/health_probe.rs`) and server reflection
-//! `grpc.reflection.v1` and `v1alpha` (for grpcurl, grpc_cli, evans,
-//! Postman), which describes both.
+//! A server of the book's services (`ecommerce.ProductInfo`,
+//! `ecommerce.OrderManagement`) with the standard services next to them,
+//! on blocking std sockets: the health service `grpc.health.v1.Health` (for
+//! grpc-health-probe, Kubernetes' gRPC probes, `examples/health_probe.rs`)
+//! and server reflection `grpc.reflection.v1` and `v1alpha` (for grpcurl,
+//! grpc_cli, evans, Postman), which describes all of them.
 //!
 //! ```text
 //! cargo run --features health,reflection --example standard_services -- --port 50051
@@ -20,6 +21,8 @@
 
 #[path = "adapters/mod.rs"]
 mod adapters;
+#[path = "ecommerce/mod.rs"]
+mod ecommerce;
 #[path = "services/mod.rs"]
 mod services;
 
@@ -54,13 +57,18 @@ fn main() -> std::io::Result<()> {
     }
 
     let listener = TcpListener::bind((host.as_str(), port))?;
+    let server = Server::default();
+    let store = ecommerce::Store::book();
+    let services = Services::new(server.clone()).with_app(
+        ecommerce::FILE_DESCRIPTOR_SET,
+        &ecommerce::SERVICE_NAMES,
+        move |_| ecommerce::EcommerceApp::new(store.clone()),
+    );
     println!(
         "serving {} on {}",
-        services::SERVICE_NAMES.join(", "),
+        services.service_names().join(", "),
         listener.local_addr()?
     );
-    let server = Server::default();
-    let services = Services::new(server.clone());
 
     let on_signal = services.clone();
     if let Err(e) = ctrlc::set_handler(move || {

@@ -28,6 +28,8 @@
 
 #[path = "../examples/adapters/mod.rs"]
 mod adapters;
+#[path = "../examples/ecommerce/mod.rs"]
+mod ecommerce;
 #[path = "../examples/services/mod.rs"]
 mod services;
 
@@ -226,7 +228,15 @@ fn start_our_server() -> (SocketAddr, Services) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let server = Server::default();
-    let services = Services::new(server.clone());
+    // The book's services next to health and reflection: reflection then
+    // describes a service whose protos import another file
+    // (google/protobuf/wrappers.proto), which must be served as a dependency.
+    let store = ecommerce::Store::book();
+    let services = Services::new(server.clone()).with_app(
+        ecommerce::FILE_DESCRIPTOR_SET,
+        &ecommerce::SERVICE_NAMES,
+        move |_| ecommerce::EcommerceApp::new(store.clone()),
+    );
     let make = services.clone();
     std::thread::spawn(move || {
         std_io::serve(listener, server, server::Config::default(), move |id| {
@@ -271,8 +281,8 @@ fn grpcio_client_vs_our_server() {
 fn grpcio_reflection_vs_our_server() {
     let (addr, _services) = start_our_server();
     let mut peer = Peer::spawn("reflection_client.py", &[&addr.port().to_string()]);
-    let names = "grpc.health.v1.Health,grpc.reflection.v1.ServerReflection,\
-                 grpc.reflection.v1alpha.ServerReflection";
+    let names = "ecommerce.OrderManagement,ecommerce.ProductInfo,grpc.health.v1.Health,\
+                 grpc.reflection.v1.ServerReflection,grpc.reflection.v1alpha.ServerReflection";
     peer.expect(&format!("services {names}"));
     peer.expect(
         "method grpc.health.v1.Health.Watch grpc.health.v1.HealthCheckRequest -> \
@@ -289,6 +299,17 @@ fn grpcio_reflection_vs_our_server() {
          UNKNOWN,SERVING,NOT_SERVING,SERVICE_UNKNOWN",
     );
     peer.expect("service grpc.reflection.v1.ServerReflection ServerReflectionInfo");
+    // A method whose types come from a dependency of its file.
+    peer.expect(
+        "method ecommerce.OrderManagement.getOrder google.protobuf.StringValue -> \
+         ecommerce.Order server_streaming=False file=ecommerce/order_management.proto",
+    );
+    peer.expect("message google.protobuf.StringValue value=1:string");
+    peer.expect("message-file google.protobuf.StringValue google/protobuf/wrappers.proto");
+    peer.expect(
+        "message ecommerce.Order id=1:string,items=2:string,description=3:string,\
+         price=4:float,destination=5:string",
+    );
     for version in ["v1", "v1alpha"] {
         peer.expect(&format!("{version} list {names}"));
         peer.expect(&format!("{version} unknown-file NOT_FOUND"));
@@ -332,7 +353,7 @@ fn probe_vs_our_server() {
     let addr = addr.to_string();
     let t = Duration::from_secs(5);
     assert_probe(probe::probe(&addr, "", t), Outcome::Serving, 0);
-    for name in services::SERVICE_NAMES {
+    for name in services.service_names() {
         assert_probe(probe::probe(&addr, name, t), Outcome::Serving, 0);
     }
     services.set_status(WATCHED, ServingStatus::NotServing);

@@ -42,6 +42,9 @@ use pb::{CombinedShipment, Order, Product, ProductId};
 /// `google/protobuf/wrappers.proto`), for a reflection service.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("../generated/ecommerce.bin");
 
+/// The full names of the two services.
+pub const SERVICE_NAMES: [&str; 2] = [product_info::SERVICE_NAME, order_management::SERVICE_NAME];
+
 /// How many order ids `processOrders` gathers before it ships (the book's
 /// `orderBatchSize`).
 pub const BATCH_SIZE: usize = 3;

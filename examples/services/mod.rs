@@ -35,6 +35,9 @@ pub const SERVICE_NAMES: &[&str] = &[
     reflection::SERVICE_NAMES[1],
 ];
 
+/// Makes the application's own app for a connection (by id).
+type MakeApp = Arc<dyn Fn(u64) -> Box<dyn ServerApp> + Send + Sync>;
+
 /// What every connection of the server shares.
 #[derive(Clone)]
 pub struct Services {
@@ -44,6 +47,10 @@ pub struct Services {
     /// Every name a status was set for, so that a shutdown can mark them
     /// all NOT_SERVING.
     names: Arc<Mutex<BTreeSet<String>>>,
+    /// The services served besides health and reflection.
+    app_services: Vec<&'static str>,
+    /// Their app, for each connection.
+    make_app: Option<MakeApp>,
 }
 
 impl Services {
@@ -67,12 +74,51 @@ impl Services {
             health: Arc::new(Mutex::new(HealthService::new())),
             reflection: Arc::new(Mutex::new(reflection)),
             names: Arc::new(Mutex::new(BTreeSet::new())),
+            app_services: Vec::new(),
+            make_app: None,
         };
         services.set_status("", ServingStatus::Serving);
         for name in SERVICE_NAMES {
             services.set_status(name, ServingStatus::Serving);
         }
         services
+    }
+
+    /// Serves the application's own services too, next to the standard
+    /// ones: calls health and reflection do not take go to the app that
+    /// `make_app` gives each connection; reflection describes the services
+    /// from `descriptor_set` (with their dependencies), and each is
+    /// SERVING.
+    pub fn with_app<A: ServerApp>(
+        mut self,
+        descriptor_set: &'static [u8],
+        names: &[&'static str],
+        make_app: impl Fn(u64) -> A + Send + Sync + 'static,
+    ) -> Services {
+        {
+            let mut reflection = lock(&self.reflection);
+            reflection
+                .add_file_descriptor_set(descriptor_set)
+                .expect("the application's descriptor set registers");
+            reflection.set_services(SERVICE_NAMES.iter().chain(names).copied());
+        }
+        self.app_services = names.to_vec();
+        self.make_app = Some(Arc::new(move |id| {
+            Box::new(make_app(id)) as Box<dyn ServerApp>
+        }));
+        for name in names {
+            self.set_status(name, ServingStatus::Serving);
+        }
+        self
+    }
+
+    /// Every service served, standard ones first.
+    pub fn service_names(&self) -> Vec<&'static str> {
+        SERVICE_NAMES
+            .iter()
+            .chain(&self.app_services)
+            .copied()
+            .collect()
     }
 
     /// The adapter's server handle.
@@ -113,6 +159,7 @@ impl Services {
             services: self.clone(),
             watches: BTreeSet::new(),
             watches_ended: false,
+            app: self.make_app.as_ref().map(|make| make(conn_id)),
         }
     }
 }
@@ -125,10 +172,12 @@ pub struct ServicesApp {
     /// watch never ends by itself, and would hold the drain up).
     watches: BTreeSet<CallId>,
     watches_ended: bool,
+    /// The application's own services, if any.
+    app: Option<Box<dyn ServerApp>>,
 }
 
 impl ServerApp for ServicesApp {
-    fn on_event(&mut self, conn: &mut server::Connection, event: server::Event, _now: Instant) {
+    fn on_event(&mut self, conn: &mut server::Connection, event: server::Event, now: Instant) {
         match &event {
             server::Event::Call { call, path, .. } if path == health::WATCH.path => {
                 self.watches.insert(*call);
@@ -143,6 +192,11 @@ impl ServerApp for ServicesApp {
         {
             return;
         }
+        if let Some(app) = &mut self.app {
+            // The application's services route (and reject) the rest.
+            app.on_event(conn, event, now);
+            return;
+        }
         // Not a call of ours: UNIMPLEMENTED, in one Trailers-Only reply.
         // Other events are of calls already answered, GOAWAY, Closed.
         if let server::Event::Call { call, path, .. } = event {
@@ -150,7 +204,20 @@ impl ServerApp for ServicesApp {
         }
     }
 
-    fn on_wake(&mut self, conn: &mut server::Connection, _now: Instant) {
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.app.as_ref().and_then(|a| a.poll_timeout())
+    }
+
+    fn on_timeout(&mut self, conn: &mut server::Connection, now: Instant) {
+        if let Some(app) = &mut self.app {
+            app.on_timeout(conn, now);
+        }
+    }
+
+    fn on_wake(&mut self, conn: &mut server::Connection, now: Instant) {
+        if let Some(app) = &mut self.app {
+            app.on_wake(conn, now);
+        }
         lock(&self.services.health).poll_updates(self.id, conn);
         if self.services.server.is_shutting_down() && !self.watches_ended {
             self.watches_ended = true;

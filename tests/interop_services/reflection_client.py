@@ -62,6 +62,15 @@ def via_descriptor_pool(channel):
     say(f"enum {enum.full_name} " + ",".join(v.name for v in enum.values))
     s = pool.FindServiceByName("grpc.reflection.v1.ServerReflection")
     say(f"service {s.full_name} " + ",".join(m.name for m in s.methods))
+    # A method whose input type lives in a dependency of its file.
+    m = pool.FindMethodByName("ecommerce.OrderManagement.getOrder")
+    say(
+        f"method {m.full_name} {m.input_type.full_name} -> {m.output_type.full_name}"
+        f" server_streaming={m.server_streaming} file={m.containing_service.file.name}"
+    )
+    say(f"message {m.input_type.full_name} " + ",".join(field(f) for f in m.input_type.fields))
+    say(f"message-file {m.input_type.full_name} {m.input_type.file.name}")
+    say(f"message {m.output_type.full_name} " + ",".join(field(f) for f in m.output_type.fields))
 
 
 def raw(channel, version):
