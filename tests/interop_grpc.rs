@@ -1,23 +1,30 @@
-//! Interop: our gRPC client and server against two independent gRPC
+//! Interop: our gRPC client and server against three independent gRPC
 //! stacks, every case of grpc/grpc `doc/interop-test-descriptions.md` in
 //! both directions:
-//! - grpcio (the C core, Python bindings) and
-//! - grpclib (pure-Python asyncio HTTP/2 and gRPC),
+//! - grpcio (the C core, Python bindings),
+//! - grpclib (pure-Python asyncio HTTP/2 and gRPC), both from the venv
+//!   `target/interop-venv`, and
+//! - grpc-js (Node's `@grpc/grpc-js` on Node's own HTTP/2), from
+//!   `tests/interop/grpcjs/node_modules`,
 //!
-//! both from the venv `target/interop-venv` (`scripts/install-test-deps`).
-//! Our side runs in this process, on threads: the interop server and client
-//! of `examples/interop/` (the very code of the `interop_server` and
-//! `interop_client` examples) over the blocking std adapter. The peers run
-//! as subprocesses (`tests/interop/*.py`, on stubs generated from our protos
-//! into `target/interop-py/`), on ephemeral ports, each with a timeout.
+//! all installed by `scripts/install-test-deps`. Our side runs in this
+//! process, on threads: the interop server and client of `examples/interop/`
+//! (the very code of the `interop_server` and `interop_client` examples) over
+//! the blocking std adapter. The peers run as subprocesses, on ephemeral
+//! ports, each with a timeout and killed when done or failed: the Python
+//! ones (`tests/interop/*.py`) on stubs generated from our protos into
+//! `target/interop-py/`, the Node ones (`tests/interop/grpcjs/*.js`) loading
+//! those protos with `@grpc/proto-loader`.
 //!
 //! The matrix (cases × peers × directions) is printed to stderr and written
 //! to `target/interop-matrix.txt`. A cell is PASS, FAIL, or n/a where the
 //! peer library cannot do the case (the reason is printed); every other
 //! cell must pass.
 //!
-//! When the venv is missing the test prints "skipped: ..." and passes,
-//! unless `GRPC_SANSIO_INTEROP=require` (as `scripts/test` and CI set it).
+//! When the venv or the Node modules are missing, the test prints
+//! "skipped: ..." and runs the columns it can (passing if none), unless
+//! `GRPC_SANSIO_INTEROP=require` (as `scripts/test` and CI set it): then a
+//! missing peer fails the test.
 
 #![cfg(feature = "compression")]
 
@@ -45,6 +52,8 @@ const PEER_CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
 const PEER_SERVER_START: Duration = Duration::from_secs(30);
 /// How long stub generation may take.
 const STUBS_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long checking that a peer library is installed may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Cells our client does not run, and why: the peer server cannot do them.
 const OUR_CLIENT_NA: &[(&str, &str, &str)] = &[
@@ -78,6 +87,26 @@ const OUR_CLIENT_NA: &[(&str, &str, &str)] = &[
         "server_compressed_streaming",
         "grpclib has no compression",
     ),
+    (
+        "grpc-js",
+        "client_compressed_unary",
+        "grpc-js's server cannot see if a request came compressed",
+    ),
+    (
+        "grpc-js",
+        "server_compressed_unary",
+        "grpc-js's server never compresses a response",
+    ),
+    (
+        "grpc-js",
+        "client_compressed_streaming",
+        "grpc-js's server cannot see if a request came compressed",
+    ),
+    (
+        "grpc-js",
+        "server_compressed_streaming",
+        "grpc-js's server never compresses a response",
+    ),
 ];
 
 fn repo_root() -> &'static Path {
@@ -92,8 +121,38 @@ fn script(name: &str) -> PathBuf {
     repo_root().join("tests/interop").join(name)
 }
 
+fn grpcjs_dir() -> PathBuf {
+    repo_root().join("tests/interop/grpcjs")
+}
+
+/// How to start a peer program: `python <script> --stubs=...` or
+/// `node <script>`; the caller adds the program's flags.
+#[derive(Clone)]
+enum Program {
+    Python { file: &'static str, stubs: PathBuf },
+    Node { file: &'static str },
+}
+
+impl Program {
+    fn command(&self) -> Command {
+        match self {
+            Program::Python { file, stubs } => {
+                let mut cmd = Command::new(venv_python());
+                cmd.arg(script(file))
+                    .arg(format!("--stubs={}", stubs.display()));
+                cmd
+            }
+            Program::Node { file } => {
+                let mut cmd = Command::new("node");
+                cmd.arg(grpcjs_dir().join(file));
+                cmd
+            }
+        }
+    }
+}
+
 /// `true` if the tool is there. Otherwise fails the test when interop is
-/// required, or prints why it is skipped.
+/// required, or prints why its columns are skipped.
 fn available(ok: bool, what: &str) -> bool {
     if ok {
         return true;
@@ -111,13 +170,27 @@ fn available(ok: bool, what: &str) -> bool {
     false
 }
 
-fn peers_installed() -> bool {
-    Command::new(venv_python())
-        .args(["-c", "import grpc, grpc_tools, grpclib"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+fn python_peers_installed() -> bool {
+    run(
+        "python probe",
+        Command::new(venv_python()).args(["-c", "import grpc, grpc_tools, grpclib"]),
+        PROBE_TIMEOUT,
+    )
+    .0
+}
+
+fn grpcjs_installed() -> bool {
+    run(
+        "node probe",
+        Command::new("node")
+            .args([
+                "-e",
+                "require('@grpc/grpc-js'); require('@grpc/proto-loader')",
+            ])
+            .current_dir(grpcjs_dir()),
+        PROBE_TIMEOUT,
+    )
+    .0
 }
 
 /// A child process that is killed when dropped (test failure included).
@@ -145,14 +218,17 @@ fn collect(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 }
 
 /// Runs `cmd` to its end or until `timeout` (then kills it); returns its
-/// success and its stdout and stderr.
+/// success and its stdout and stderr (there, why it could not start).
 fn run(name: &str, cmd: &mut Command, timeout: Duration) -> (bool, String, String) {
-    let child = cmd
+    let child = match cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    {
+        Ok(child) => child,
+        Err(e) => return (false, String::new(), format!("cannot start {name}: {e}")),
+    };
     let mut peer = Peer {
         name: name.to_string(),
         child,
@@ -177,12 +253,17 @@ fn run(name: &str, cmd: &mut Command, timeout: Duration) -> (bool, String, Strin
     (ok, text(out), text(err))
 }
 
-/// Starts a peer server on an ephemeral port; returns it and its port.
-fn start_peer_server(name: &str, file: &str, stubs: &Path) -> (Peer, u16) {
-    let child = Command::new(venv_python())
-        .arg(script(file))
+/// A peer server starting up: its first stdout line comes through `said`.
+struct Starting {
+    peer: Peer,
+    said: mpsc::Receiver<String>,
+}
+
+/// Starts a peer server on an ephemeral port; [`listening`] waits for it.
+fn start_peer_server(name: &str, program: &Program) -> Starting {
+    let child = program
+        .command()
         .arg("--port=0")
-        .arg(format!("--stubs={}", stubs.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -202,7 +283,15 @@ fn start_peer_server(name: &str, file: &str, stubs: &Path) -> (Peer, u16) {
         // Keep draining so the server never blocks on a full pipe.
         for _ in lines {}
     });
-    let line = rx
+    Starting { peer, said: rx }
+}
+
+/// Waits until a starting peer server says where it listens: the server
+/// and its port (a server that does not is killed, and the test fails).
+fn listening(starting: Starting) -> (Peer, u16) {
+    let Starting { peer, said } = starting;
+    let name = &peer.name;
+    let line = said
         .recv_timeout(PEER_SERVER_START)
         .unwrap_or_else(|_| panic!("{name} did not start within {PEER_SERVER_START:?}"));
     let port = line
@@ -252,15 +341,14 @@ fn our_client_against(peer: &'static str, port: u16) -> BTreeMap<String, Cell> {
 }
 
 /// A peer client against our server: its PASS / FAIL / NA lines.
-fn peer_client_against(name: &str, file: &str, stubs: &Path, port: u16) -> BTreeMap<String, Cell> {
+fn peer_client_against(name: &str, program: &Program, port: u16) -> BTreeMap<String, Cell> {
     let (_, out, err) = run(
         name,
-        Command::new(venv_python())
-            .arg(script(file))
+        program
+            .command()
             .arg(format!("--server_port={port}"))
             .arg("--server_host=127.0.0.1")
-            .arg("--test_case=all")
-            .arg(format!("--stubs={}", stubs.display())),
+            .arg("--test_case=all"),
         PEER_CLIENT_TIMEOUT,
     );
     let mut cells = BTreeMap::new();
@@ -283,24 +371,61 @@ fn peer_client_against(name: &str, file: &str, stubs: &Path, port: u16) -> BTree
     cells
 }
 
+/// A peer library: the name its columns and n/a entries go by, and its
+/// interop server and client programs.
+struct Library {
+    name: &'static str,
+    server: Program,
+    client: Program,
+}
+
 #[test]
-fn interop_matrix_with_grpcio_and_grpclib() {
-    if !available(
-        peers_installed(),
+fn interop_matrix_with_grpcio_grpclib_and_grpcjs() {
+    let started = Instant::now();
+    let python = available(
+        python_peers_installed(),
         "grpcio, grpcio-tools and grpclib in target/interop-venv",
-    ) {
+    );
+    let node = available(
+        grpcjs_installed(),
+        "node with @grpc/grpc-js and @grpc/proto-loader in tests/interop/grpcjs/node_modules",
+    );
+    let mut libraries = Vec::new();
+    if python {
+        let stubs = repo_root().join("target/interop-py");
+        let (ok, out, err) = run(
+            "gen_stubs",
+            Command::new(venv_python())
+                .arg(script("gen_stubs.py"))
+                .arg(&stubs),
+            STUBS_TIMEOUT,
+        );
+        assert!(ok, "generating the Python stubs failed:\n{out}\n{err}");
+        let py = |file| Program::Python {
+            file,
+            stubs: stubs.clone(),
+        };
+        libraries.push(Library {
+            name: "grpcio",
+            server: py("grpcio_server.py"),
+            client: py("grpcio_client.py"),
+        });
+        libraries.push(Library {
+            name: "grpclib",
+            server: py("grpclib_server.py"),
+            client: py("grpclib_client.py"),
+        });
+    }
+    if node {
+        libraries.push(Library {
+            name: "grpc-js",
+            server: Program::Node { file: "server.js" },
+            client: Program::Node { file: "client.js" },
+        });
+    }
+    if libraries.is_empty() {
         return;
     }
-    let started = Instant::now();
-    let stubs = repo_root().join("target/interop-py");
-    let (ok, out, err) = run(
-        "gen_stubs",
-        Command::new(venv_python())
-            .arg(script("gen_stubs.py"))
-            .arg(&stubs),
-        STUBS_TIMEOUT,
-    );
-    assert!(ok, "generating the Python stubs failed:\n{out}\n{err}");
 
     // Our server, in this process.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -311,40 +436,34 @@ fn interop_matrix_with_grpcio_and_grpclib() {
         thread::spawn(move || std_io::serve(listener, server, config(), |_| TestServer::default()))
     };
 
-    let (grpcio_server, grpcio_port) =
-        start_peer_server("grpcio server", "grpcio_server.py", &stubs);
-    let (grpclib_server, grpclib_port) =
-        start_peer_server("grpclib server", "grpclib_server.py", &stubs);
+    // The peer servers, started together.
+    let starting: Vec<Starting> = libraries
+        .iter()
+        .map(|lib| start_peer_server(&format!("{} server", lib.name), &lib.server))
+        .collect();
+    let peer_servers: Vec<(Peer, u16)> = starting.into_iter().map(listening).collect();
 
-    // The four directions at once.
-    let runs: Vec<(&str, thread::JoinHandle<BTreeMap<String, Cell>>)> = vec![
-        (
-            "grpcio srv",
-            thread::spawn(move || our_client_against("grpcio", grpcio_port)),
-        ),
-        ("grpcio cli", {
-            let stubs = stubs.clone();
+    // Both directions of every library at once.
+    let mut runs: Vec<(String, thread::JoinHandle<BTreeMap<String, Cell>>)> = Vec::new();
+    for (lib, (_, port)) in libraries.iter().zip(&peer_servers) {
+        let (name, port) = (lib.name, *port);
+        runs.push((
+            format!("{name} srv"),
+            thread::spawn(move || our_client_against(name, port)),
+        ));
+        let client = lib.client.clone();
+        runs.push((
+            format!("{name} cli"),
             thread::spawn(move || {
-                peer_client_against("grpcio client", "grpcio_client.py", &stubs, our_port)
-            })
-        }),
-        (
-            "grpclib srv",
-            thread::spawn(move || our_client_against("grpclib", grpclib_port)),
-        ),
-        ("grpclib cli", {
-            let stubs = stubs.clone();
-            thread::spawn(move || {
-                peer_client_against("grpclib client", "grpclib_client.py", &stubs, our_port)
-            })
-        }),
-    ];
-    let columns: Vec<(&str, BTreeMap<String, Cell>)> = runs
+                peer_client_against(&format!("{name} client"), &client, our_port)
+            }),
+        ));
+    }
+    let columns: Vec<(String, BTreeMap<String, Cell>)> = runs
         .into_iter()
         .map(|(name, h)| (name, h.join().expect("a direction panicked")))
         .collect();
-    drop(grpcio_server);
-    drop(grpclib_server);
+    drop(peer_servers);
     server.shutdown();
     let _ = serving.join();
 
