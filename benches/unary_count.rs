@@ -25,9 +25,34 @@ struct Counting;
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static BYTES: AtomicUsize = AtomicUsize::new(0);
 
+static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    static IN_TRACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static SITES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// With `ALLOC_SITES=1`: remembers where each allocation came from (the
+/// first frames of this crate in its backtrace), to find what to remove.
+fn trace() {
+    if !TRACE.load(Ordering::Relaxed) || IN_TRACE.with(|t| t.replace(true)) {
+        return;
+    }
+    let bt = std::backtrace::Backtrace::force_capture().to_string();
+    let site: Vec<&str> = bt
+        .lines()
+        .filter(|l| l.contains("grpc_sansio::") && !l.contains("unary_count"))
+        .take(3)
+        .map(str::trim)
+        .collect();
+    SITES.with(|s| s.borrow_mut().push(site.join(" <- ")));
+    IN_TRACE.with(|t| t.set(false));
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        trace();
         BYTES.fetch_add(layout.size(), Ordering::Relaxed);
         unsafe { System.alloc(layout) }
     }
@@ -36,6 +61,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        trace();
         BYTES.fetch_add(new_size, Ordering::Relaxed);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -137,6 +163,22 @@ fn main() {
         ALLOCS.load(Ordering::Relaxed),
         BYTES.load(Ordering::Relaxed),
     );
+    if std::env::var_os("ALLOC_SITES").is_some() {
+        TRACE.store(true, Ordering::Relaxed);
+        for _ in 0..10 {
+            e.unary(&msg, path);
+        }
+        TRACE.store(false, Ordering::Relaxed);
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for s in SITES.with(|s| s.take()) {
+            *counts.entry(s).or_default() += 1;
+        }
+        let mut v: Vec<_> = counts.into_iter().collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.1));
+        for (site, n) in v {
+            println!("{:5.1} per call: {site}", n as f64 / 10.0);
+        }
+    }
     if n > 0 {
         println!(
             "unary 16 B in memory: calls={n} allocs_per_call={:.2} alloc_bytes_per_call={:.0}",

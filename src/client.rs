@@ -176,14 +176,28 @@ pub struct Connection {
     /// The server's first SETTINGS arrived: until then its concurrency
     /// limit is unknown and calls wait in the queue.
     peer_settings: bool,
+    /// Message prefixes are cut from here.
+    prefixes: call::PrefixArena,
+    /// `:authority` and `user-agent` of every request, encoded once.
+    authority: Bytes,
+    user_agent: Bytes,
+    /// The `:path` of the last call opened, shared with the next call of
+    /// the same method.
+    last_path: Bytes,
 }
 
 impl Connection {
     /// A new client connection; the preface and SETTINGS are queued.
     pub fn new(config: Config, now: Instant) -> Connection {
         let h2 = h2::Connection::new(h2::Role::Client, config.h2.clone(), now);
+        let authority = Bytes::copy_from_slice(config.authority.as_bytes());
+        let user_agent = Bytes::copy_from_slice(config.user_agent.as_bytes());
         Connection {
             h2,
+            authority,
+            user_agent,
+            last_path: Bytes::new(),
+            prefixes: call::PrefixArena::default(),
             config,
             now,
             next_call: 0,
@@ -290,7 +304,15 @@ impl Connection {
                 );
                 continue;
             }
-            let fields = request_fields(&self.config, request, self.now);
+            if self.last_path[..] != *request.path.as_bytes() {
+                self.last_path = Bytes::copy_from_slice(request.path.as_bytes());
+            }
+            let own = RequestBytes {
+                path: &self.last_path,
+                authority: &self.authority,
+                user_agent: &self.user_agent,
+            };
+            let fields = request_fields(&self.config, &own, request, self.now);
             let end = call.half_closed && call.pending.is_empty();
             match self.h2.open_stream(&fields, end) {
                 Ok(stream) => {
@@ -362,7 +384,7 @@ impl Connection {
         } else {
             Encoding::Identity
         };
-        let (head, body) = match call::frame_message(data, encoding) {
+        let (head, body) = match call::frame_message(data, encoding, &mut self.prefixes) {
             Ok(parts) => parts,
             Err(status) => {
                 self.cancel_with(id, status);
@@ -807,25 +829,31 @@ impl Connection {
     }
 }
 
+/// Request header values the connection keeps encoded (cheap to clone).
+struct RequestBytes<'a> {
+    path: &'a Bytes,
+    authority: &'a Bytes,
+    user_agent: &'a Bytes,
+}
+
 /// The request header block (PROTOCOL-HTTP2.md, Requests).
-fn request_fields(config: &Config, request: &Request, now: Instant) -> Vec<Field> {
+fn request_fields(
+    config: &Config,
+    own: &RequestBytes<'_>,
+    request: &Request,
+    now: Instant,
+) -> Vec<Field> {
     let mut f = Vec::with_capacity(10 + request.metadata.len());
     f.push(Field::new(&b":method"[..], &b"POST"[..]));
     f.push(Field::new(
         &b":scheme"[..],
         Bytes::from_static(config.scheme.as_bytes()),
     ));
-    f.push(Field::new(&b":path"[..], Bytes::from(request.path.clone())));
-    f.push(Field::new(
-        &b":authority"[..],
-        Bytes::from(config.authority.clone()),
-    ));
+    f.push(Field::new(&b":path"[..], own.path.clone()));
+    f.push(Field::new(&b":authority"[..], own.authority.clone()));
     f.push(Field::new(&b"te"[..], &b"trailers"[..]));
     f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
-    f.push(Field::new(
-        &b"user-agent"[..],
-        Bytes::from(config.user_agent.clone()),
-    ));
+    f.push(Field::new(&b"user-agent"[..], own.user_agent.clone()));
     f.push(Field::new(
         &b"grpc-accept-encoding"[..],
         Bytes::from_static(compression::accept_encoding_value().as_bytes()),

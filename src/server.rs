@@ -141,6 +141,8 @@ pub struct Connection {
     /// The flag of the message `poll_event` returned last.
     last_compressed: bool,
     closed: bool,
+    /// Message prefixes are cut from here.
+    prefixes: call::PrefixArena,
 }
 
 impl Connection {
@@ -156,6 +158,7 @@ impl Connection {
             message_flags: VecDeque::new(),
             last_compressed: false,
             closed: false,
+            prefixes: call::PrefixArena::default(),
         }
     }
 
@@ -227,7 +230,7 @@ impl Connection {
         } else {
             Encoding::Identity
         };
-        let (head, body) = match call::frame_message(data, encoding) {
+        let (head, body) = match call::frame_message(data, encoding, &mut self.prefixes) {
             Ok(parts) => parts,
             Err(status) => {
                 let _ = self.end_call(id, status.clone(), &Metadata::new());

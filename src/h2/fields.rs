@@ -203,9 +203,38 @@ fn parse_status(status: Option<&[u8]>) -> Result<u16, StreamError> {
 
 /// A field name after any leading ':' of a pseudo-header (RFC 9113 §8.2.1):
 /// non-empty, no controls, SP, uppercase, DEL or non-ASCII, no colon.
+/// Bytes a field name may not contain (RFC 9113 §8.2.1): controls, SP,
+/// DEL, non-ASCII, uppercase, and `:` (a leading one is stripped before).
+const BAD_NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b <= 0x20
+            || b >= 0x7f
+            || (b >= b'A' as usize && b <= b'Z' as usize)
+            || b == b':' as usize;
+        b += 1;
+    }
+    t
+};
+
+/// Bytes a field value may not contain anywhere: NUL, CR, LF.
+const BAD_VALUE_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    t[0] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
 fn check_name(name: &[u8]) -> Result<(), StreamError> {
     if name.is_empty() {
         return Err(malformed("RFC 9113 §8.2.1: empty field name"));
+    }
+    // One table lookup per byte on the common path; the precise reason
+    // only when a bad byte is there.
+    if !name.iter().any(|&b| BAD_NAME_BYTE[usize::from(b)]) {
+        return Ok(());
     }
     for &b in name {
         match b {
@@ -229,7 +258,7 @@ fn check_name(name: &[u8]) -> Result<(), StreamError> {
 /// A field value (RFC 9113 §8.2.1): no NUL, CR or LF; no leading or
 /// trailing SP or HTAB.
 fn check_value(value: &[u8]) -> Result<(), StreamError> {
-    if value.iter().any(|&b| matches!(b, 0x00 | b'\r' | b'\n')) {
+    if value.iter().any(|&b| BAD_VALUE_BYTE[usize::from(b)]) {
         return Err(malformed("RFC 9113 §8.2.1: NUL, CR or LF in field value"));
     }
     let ws = |b: &u8| matches!(b, b' ' | b'\t');
