@@ -24,7 +24,12 @@
 //!
 //! ```text
 //! target/interop-venv/bin/python tests/interop/record.py --peer grpcio --out tests/replay/grpcio
+//! target/interop-venv/bin/python tests/interop/record.py --peer grpclib --out tests/replay/grpclib
 //! ```
+//!
+//! A new recording can differ where the peers race (a 1 ms deadline, a
+//! cancel right after the start); the expectations below then say what
+//! changed.
 //!
 //! Each recording is replayed twice:
 //! - server side: the client-to-server bytes go into our server, whose
@@ -42,7 +47,12 @@
 //! and each of those three times: all bytes at once, split as recorded, and
 //! one byte at a time. The recorded offsets drive a virtual clock (timers
 //! fire as it passes them; "all at once" feeds the bytes at the first
-//! chunk's time and the end of stream at its own). One byte at a time
+//! chunk's time and the end of stream at its own). In every mode the
+//! server's first frame (its SETTINGS) goes in on its own: our client opens
+//! its streams only once it has it, while the recorded client did not wait
+//! and grpclib's server sends its SETTINGS with its first responses; a
+//! real server could not answer streams our client has not opened yet.
+//! One byte at a time
 //! covers every byte but those inside long runs of equal bytes (the cases'
 //! payloads of up to 314,159 zeros): each such run goes in as its first 16
 //! bytes one at a time and then the rest at once, which keeps the test
@@ -838,8 +848,8 @@ fn grpcio_cases() -> Vec<Case> {
         ],
     });
 
-    // grpcio's server compresses streamed responses with gzip (the call
-    // says `grpc-encoding: gzip`, so our client sees no custom metadata).
+    // grpcio's server compresses streamed responses with gzip; our client
+    // reports them decompressed.
     let streamed = [31415, 9, 2653, 58979];
     cases.push(simple(
         "server_streaming",

@@ -12,11 +12,12 @@ to `<out>/<case>.txt`. Only cases the client reports as PASS over exactly
 one connection are written; the others are listed and skipped. Where the
 case races (timeout_on_sleeping_server's 1 ms deadline, cancel_after_begin)
 the peers may behave differently from run to run; a case is run again, up
-to 5 times, until its call reaches the server, and the expectations in
+to 5 times, until its call reaches the server (else the last try is
+kept), and the expectations in
 tests/replay.rs may then need updating for a new recording.
 `--cases a,b` records only those.
 
-The proxy relays every byte unchanged but one: it drops grpc's private
+The proxy relays every byte unchanged except that it drops grpc's private
 SETTINGS parameter 0xfe03 (true binary metadata, see TRUE_BINARY below)
 from both sides' SETTINGS, which our core never advertises.
 
@@ -31,7 +32,8 @@ The recording format, one line per chunk as the proxy relayed it:
 - `data` the bytes in lowercase hex, except that a run of 16 or more equal
   bytes is written `[xx*count]` (the payloads of the cases are zeros), or
   the word `eof` when that side closed its half of the connection.
-Recording the 16 grpcio cases takes about a minute.
+
+Recording takes 15 to 60 seconds per peer.
 """
 
 import argparse
@@ -43,7 +45,6 @@ import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.dirname(__file__))
 
 # The cases of common.py, without importing it (it imports grpcio).
 CASES = [
