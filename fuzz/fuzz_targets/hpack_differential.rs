@@ -24,8 +24,17 @@ enum Name {
 
 #[derive(Arbitrary, Debug)]
 enum Rep {
-    Indexed { dynamic: bool, index: u8 },
-    Literal { mode: u8, name: Name, value: Vec<u8>, huff_name: bool, huff_value: bool },
+    Indexed {
+        dynamic: bool,
+        index: u8,
+    },
+    Literal {
+        mode: u8,
+        name: Name,
+        value: Vec<u8>,
+        huff_name: bool,
+        huff_value: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -41,22 +50,67 @@ const MAX_TABLE: usize = 4096;
 /// their sizes for eviction come from the names and values.
 fn static_entry(i: usize) -> (&'static [u8], &'static [u8]) {
     const T: [(&str, &str); 61] = [
-        (":authority", ""), (":method", "GET"), (":method", "POST"), (":path", "/"),
-        (":path", "/index.html"), (":scheme", "http"), (":scheme", "https"), (":status", "200"),
-        (":status", "204"), (":status", "206"), (":status", "304"), (":status", "400"),
-        (":status", "404"), (":status", "500"), ("accept-charset", ""),
-        ("accept-encoding", "gzip, deflate"), ("accept-language", ""), ("accept-ranges", ""),
-        ("accept", ""), ("access-control-allow-origin", ""), ("age", ""), ("allow", ""),
-        ("authorization", ""), ("cache-control", ""), ("content-disposition", ""),
-        ("content-encoding", ""), ("content-language", ""), ("content-length", ""),
-        ("content-location", ""), ("content-range", ""), ("content-type", ""), ("cookie", ""),
-        ("date", ""), ("etag", ""), ("expect", ""), ("expires", ""), ("from", ""), ("host", ""),
-        ("if-match", ""), ("if-modified-since", ""), ("if-none-match", ""), ("if-range", ""),
-        ("if-unmodified-since", ""), ("last-modified", ""), ("link", ""), ("location", ""),
-        ("max-forwards", ""), ("proxy-authenticate", ""), ("proxy-authorization", ""),
-        ("range", ""), ("referer", ""), ("refresh", ""), ("retry-after", ""), ("server", ""),
-        ("set-cookie", ""), ("strict-transport-security", ""), ("transfer-encoding", ""),
-        ("user-agent", ""), ("vary", ""), ("via", ""), ("www-authenticate", ""),
+        (":authority", ""),
+        (":method", "GET"),
+        (":method", "POST"),
+        (":path", "/"),
+        (":path", "/index.html"),
+        (":scheme", "http"),
+        (":scheme", "https"),
+        (":status", "200"),
+        (":status", "204"),
+        (":status", "206"),
+        (":status", "304"),
+        (":status", "400"),
+        (":status", "404"),
+        (":status", "500"),
+        ("accept-charset", ""),
+        ("accept-encoding", "gzip, deflate"),
+        ("accept-language", ""),
+        ("accept-ranges", ""),
+        ("accept", ""),
+        ("access-control-allow-origin", ""),
+        ("age", ""),
+        ("allow", ""),
+        ("authorization", ""),
+        ("cache-control", ""),
+        ("content-disposition", ""),
+        ("content-encoding", ""),
+        ("content-language", ""),
+        ("content-length", ""),
+        ("content-location", ""),
+        ("content-range", ""),
+        ("content-type", ""),
+        ("cookie", ""),
+        ("date", ""),
+        ("etag", ""),
+        ("expect", ""),
+        ("expires", ""),
+        ("from", ""),
+        ("host", ""),
+        ("if-match", ""),
+        ("if-modified-since", ""),
+        ("if-none-match", ""),
+        ("if-range", ""),
+        ("if-unmodified-since", ""),
+        ("last-modified", ""),
+        ("link", ""),
+        ("location", ""),
+        ("max-forwards", ""),
+        ("proxy-authenticate", ""),
+        ("proxy-authorization", ""),
+        ("range", ""),
+        ("referer", ""),
+        ("refresh", ""),
+        ("retry-after", ""),
+        ("server", ""),
+        ("set-cookie", ""),
+        ("strict-transport-security", ""),
+        ("transfer-encoding", ""),
+        ("user-agent", ""),
+        ("vary", ""),
+        ("via", ""),
+        ("www-authenticate", ""),
     ];
     let (n, v) = T[i];
     (n.as_bytes(), v.as_bytes())
@@ -127,7 +181,11 @@ fn string(s: &[u8], huffman: bool, out: &mut Vec<u8>) {
 fuzz_target!(|blocks: Vec<Block>| {
     let mut ours = Decoder::new(MAX_TABLE as u32, usize::MAX);
     let mut theirs = loona_hpack::Decoder::new();
-    let mut model = Model { entries: Default::default(), size: 0, max: MAX_TABLE };
+    let mut model = Model {
+        entries: Default::default(),
+        size: 0,
+        max: MAX_TABLE,
+    };
     for block in blocks.iter().take(16) {
         let mut bytes = Vec::new();
         let mut expect: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -155,7 +213,13 @@ fuzz_target!(|blocks: Vec<Block>| {
                     int(0x80, 7, i, &mut bytes);
                     expect.push((n, v));
                 }
-                Rep::Literal { mode, name, value, huff_name, huff_value } => {
+                Rep::Literal {
+                    mode,
+                    name,
+                    value,
+                    huff_name,
+                    huff_value,
+                } => {
                     let value: Vec<u8> = value.iter().take(512).copied().collect();
                     let (first, prefix, indexing) = match mode % 3 {
                         0 => (0x40, 6, true),

@@ -28,16 +28,61 @@ use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum F {
-    Data { id: u32, payload: Vec<u8>, end: bool },
-    Headers { id: u32, block: Vec<u8>, end: bool, end_headers: bool, prio: Option<(u32, bool, u8)> },
-    Priority { id: u32, dep: u32, excl: bool, weight: u8 },
-    Rst { id: u32, code: u32 },
-    Settings { ack: bool, table: Option<u32>, push: Option<bool>, streams: Option<u32>, window: Option<u32>, frame: Option<u32>, list: Option<u32> },
-    PushPromise { id: u32, promised: u32, block: Vec<u8>, end_headers: bool },
-    Ping { ack: bool, payload: [u8; 8] },
-    GoAway { last: u32, code: u32, debug: Vec<u8> },
-    WindowUpdate { id: u32, inc: u32 },
-    Continuation { id: u32, block: Vec<u8>, end_headers: bool },
+    Data {
+        id: u32,
+        payload: Vec<u8>,
+        end: bool,
+    },
+    Headers {
+        id: u32,
+        block: Vec<u8>,
+        end: bool,
+        end_headers: bool,
+        prio: Option<(u32, bool, u8)>,
+    },
+    Priority {
+        id: u32,
+        dep: u32,
+        excl: bool,
+        weight: u8,
+    },
+    Rst {
+        id: u32,
+        code: u32,
+    },
+    Settings {
+        ack: bool,
+        table: Option<u32>,
+        push: Option<bool>,
+        streams: Option<u32>,
+        window: Option<u32>,
+        frame: Option<u32>,
+        list: Option<u32>,
+    },
+    PushPromise {
+        id: u32,
+        promised: u32,
+        block: Vec<u8>,
+        end_headers: bool,
+    },
+    Ping {
+        ack: bool,
+        payload: [u8; 8],
+    },
+    GoAway {
+        last: u32,
+        code: u32,
+        debug: Vec<u8>,
+    },
+    WindowUpdate {
+        id: u32,
+        inc: u32,
+    },
+    Continuation {
+        id: u32,
+        block: Vec<u8>,
+        end_headers: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -64,7 +109,13 @@ fn build(f: &F) -> Frame {
             end_stream: *end,
             flow_len: payload.len() as u32,
         }),
-        F::Headers { id, block, end, end_headers, prio } => {
+        F::Headers {
+            id,
+            block,
+            end,
+            end_headers,
+            prio,
+        } => {
             let id = sid(*id);
             Frame::Headers(Headers {
                 stream_id: id,
@@ -72,13 +123,22 @@ fn build(f: &F) -> Frame {
                 end_stream: *end,
                 end_headers: *end_headers,
                 priority: prio.map(|(dep, exclusive, weight)| PrioritySpec {
-                    dependency: if dep & 0x7fff_ffff == id.0 { StreamId(0) } else { StreamId(dep & 0x7fff_ffff) },
+                    dependency: if dep & 0x7fff_ffff == id.0 {
+                        StreamId(0)
+                    } else {
+                        StreamId(dep & 0x7fff_ffff)
+                    },
                     exclusive,
                     weight,
                 }),
             })
         }
-        F::Priority { id, dep, excl, weight } => {
+        F::Priority {
+            id,
+            dep,
+            excl,
+            weight,
+        } => {
             let id = sid(*id);
             let dep = StreamId(dep & 0x7fff_ffff);
             Frame::Priority(Priority {
@@ -90,10 +150,24 @@ fn build(f: &F) -> Frame {
                 },
             })
         }
-        F::Rst { id, code } => Frame::RstStream(RstStream { stream_id: sid(*id), code: ErrorCode(*code) }),
-        F::Settings { ack, table, push, streams, window, frame, list } => {
+        F::Rst { id, code } => Frame::RstStream(RstStream {
+            stream_id: sid(*id),
+            code: ErrorCode(*code),
+        }),
+        F::Settings {
+            ack,
+            table,
+            push,
+            streams,
+            window,
+            frame,
+            list,
+        } => {
             if *ack {
-                Frame::Settings(Settings { ack: true, ..Settings::default() })
+                Frame::Settings(Settings {
+                    ack: true,
+                    ..Settings::default()
+                })
             } else {
                 Frame::Settings(Settings {
                     ack: false,
@@ -107,13 +181,21 @@ fn build(f: &F) -> Frame {
                 })
             }
         }
-        F::PushPromise { id, promised, block, end_headers } => Frame::PushPromise(PushPromise {
+        F::PushPromise {
+            id,
+            promised,
+            block,
+            end_headers,
+        } => Frame::PushPromise(PushPromise {
             stream_id: sid(*id),
             promised_id: sid(*promised),
             fragment: Bytes::copy_from_slice(block),
             end_headers: *end_headers,
         }),
-        F::Ping { ack, payload } => Frame::Ping(Ping { ack: *ack, payload: *payload }),
+        F::Ping { ack, payload } => Frame::Ping(Ping {
+            ack: *ack,
+            payload: *payload,
+        }),
         F::GoAway { last, code, debug } => Frame::GoAway(GoAway {
             last_stream_id: StreamId(last & 0x7fff_ffff),
             code: ErrorCode(*code),
@@ -123,7 +205,11 @@ fn build(f: &F) -> Frame {
             stream_id: StreamId(id & 0x7fff_ffff),
             increment: (inc & 0x7fff_ffff).max(1),
         }),
-        F::Continuation { id, block, end_headers } => Frame::Continuation(Continuation {
+        F::Continuation {
+            id,
+            block,
+            end_headers,
+        } => Frame::Continuation(Continuation {
             stream_id: sid(*id),
             fragment: Bytes::copy_from_slice(block),
             end_headers: *end_headers,
@@ -144,7 +230,9 @@ fuzz_target!(|input: In| {
     let mut at = 0;
     let mut splits = input.split.iter().cycle();
     while at < wire.len() {
-        let step = splits.next().map_or(wire.len(), |&s| usize::from(s).max(1) * 7);
+        let step = splits
+            .next()
+            .map_or(wire.len(), |&s| usize::from(s).max(1) * 7);
         let end = (at + step).min(wire.len());
         dec.push(wire.slice(at..end));
         at = end;
@@ -186,12 +274,19 @@ fuzz_target!(|input: In| {
     assert_eq!(again, md);
 
     // grpc-timeout.
-    let d = Duration::new(u64::from(input.timeout_secs), 0) + Duration::from_nanos(input.timeout_nanos % 1_000_000_000);
+    let d = Duration::new(u64::from(input.timeout_secs), 0)
+        + Duration::from_nanos(input.timeout_nanos % 1_000_000_000);
     let text = timeout::format(d);
     let parsed = timeout::parse(&text).expect("our own grpc-timeout must parse");
-    assert!(parsed >= d || parsed == timeout::MAX, "{d:?} -> {text:?} -> {parsed:?}");
+    assert!(
+        parsed >= d || parsed == timeout::MAX,
+        "{d:?} -> {text:?} -> {parsed:?}"
+    );
 
     // grpc-message.
-    assert_eq!(decode_message(encode_message(&input.message).as_bytes()), input.message);
+    assert_eq!(
+        decode_message(encode_message(&input.message).as_bytes()),
+        input.message
+    );
     let _ = decode_message(&input.raw_message);
 });

@@ -63,20 +63,66 @@ struct Request {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Headers { stream: u8, request: Request },
-    Trailers { stream: u8, fields: Vec<(HeaderName, Vec<u8>)> },
-    Message { stream: u8, compressed: bool, declared: Option<u32>, body: Vec<u8>, end_stream: bool, frames: u8 },
-    Data { stream: u8, payload: Vec<u8>, end_stream: bool },
-    Rst { stream: u8, code: u32 },
-    Settings { table: Option<u16>, streams: Option<u8>, window: Option<u32>, frame: Option<u32>, list: Option<u16> },
+    Headers {
+        stream: u8,
+        request: Request,
+    },
+    Trailers {
+        stream: u8,
+        fields: Vec<(HeaderName, Vec<u8>)>,
+    },
+    Message {
+        stream: u8,
+        compressed: bool,
+        declared: Option<u32>,
+        body: Vec<u8>,
+        end_stream: bool,
+        frames: u8,
+    },
+    Data {
+        stream: u8,
+        payload: Vec<u8>,
+        end_stream: bool,
+    },
+    Rst {
+        stream: u8,
+        code: u32,
+    },
+    Settings {
+        table: Option<u16>,
+        streams: Option<u8>,
+        window: Option<u32>,
+        frame: Option<u32>,
+        list: Option<u16>,
+    },
     SettingsAck,
-    Ping { ack: bool, payload: u64 },
-    WindowUpdate { stream: u8, increment: u32 },
-    Priority { stream: u8, dep: u8, weight: u8 },
-    GoAway { last: u8, code: u32 },
-    Advance { millis: u16 },
-    Split { at: u16 },
-    App { call: u8, action: AppAction },
+    Ping {
+        ack: bool,
+        payload: u64,
+    },
+    WindowUpdate {
+        stream: u8,
+        increment: u32,
+    },
+    Priority {
+        stream: u8,
+        dep: u8,
+        weight: u8,
+    },
+    GoAway {
+        last: u8,
+        code: u32,
+    },
+    Advance {
+        millis: u16,
+    },
+    Split {
+        at: u16,
+    },
+    App {
+        call: u8,
+        action: AppAction,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -117,7 +163,10 @@ fn field(name: HeaderName, value: &[u8]) -> Field {
         HeaderName::Upper => "X-Upper",
         HeaderName::Empty => "",
     };
-    Field::new(Bytes::from_static(n.as_bytes()), Bytes::copy_from_slice(&value[..value.len().min(256)]))
+    Field::new(
+        Bytes::from_static(n.as_bytes()),
+        Bytes::copy_from_slice(&value[..value.len().min(256)]),
+    )
 }
 
 fn base() -> Vec<Field> {
@@ -130,18 +179,34 @@ fn base() -> Vec<Field> {
         ("te", "trailers"),
     ]
     .iter()
-    .map(|(n, v)| Field::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())))
+    .map(|(n, v)| {
+        Field::new(
+            Bytes::from_static(n.as_bytes()),
+            Bytes::from_static(v.as_bytes()),
+        )
+    })
     .collect()
 }
 
 /// Encodes a header block as HEADERS plus `pieces` CONTINUATIONs.
-fn header_frames(enc: &mut Encoder, id: StreamId, fields: &[Field], end_stream: bool, pieces: u8, priority: Option<(u8, u8)>, out: &mut BytesMut) {
+fn header_frames(
+    enc: &mut Encoder,
+    id: StreamId,
+    fields: &[Field],
+    end_stream: bool,
+    pieces: u8,
+    priority: Option<(u8, u8)>,
+    out: &mut BytesMut,
+) {
     let mut block = BytesMut::new();
     enc.encode(fields.iter(), &mut block);
     let block = block.freeze();
     let n = usize::from(pieces % 4) + 1;
     let step = block.len().div_ceil(n).max(1);
-    let mut parts: Vec<Bytes> = (0..block.len()).step_by(step).map(|i| block.slice(i..(i + step).min(block.len()))).collect();
+    let mut parts: Vec<Bytes> = (0..block.len())
+        .step_by(step)
+        .map(|i| block.slice(i..(i + step).min(block.len())))
+        .collect();
     if parts.is_empty() {
         parts.push(Bytes::new());
     }
@@ -154,13 +219,21 @@ fn header_frames(enc: &mut Encoder, id: StreamId, fields: &[Field], end_stream: 
                 end_stream,
                 end_headers: i == last,
                 priority: priority.map(|(d, w)| PrioritySpec {
-                    dependency: if stream(d) == id { StreamId(0) } else { stream(d) },
+                    dependency: if stream(d) == id {
+                        StreamId(0)
+                    } else {
+                        stream(d)
+                    },
                     exclusive: false,
                     weight: w,
                 }),
             })
         } else {
-            Frame::Continuation(Continuation { stream_id: id, fragment: p, end_headers: i == last })
+            Frame::Continuation(Continuation {
+                stream_id: id,
+                fragment: p,
+                end_headers: i == last,
+            })
         };
         f.encode(out);
     }
@@ -180,13 +253,22 @@ fuzz_target!(|input: In| {
     let mut wire = BytesMut::new();
     wire.extend_from_slice(frame::PREFACE);
     Frame::Settings(Settings::default()).encode(&mut wire);
-    Frame::Settings(Settings { ack: true, ..Settings::default() }).encode(&mut wire);
+    Frame::Settings(Settings {
+        ack: true,
+        ..Settings::default()
+    })
+    .encode(&mut wire);
 
     let mut live: Vec<CallId> = Vec::new();
     let mut ended: BTreeSet<CallId> = BTreeSet::new();
     let mut closed = false;
 
-    let flush = |conn: &mut Connection, wire: &mut BytesMut, now: Instant, live: &mut Vec<CallId>, ended: &mut BTreeSet<CallId>, closed: &mut bool| {
+    let flush = |conn: &mut Connection,
+                 wire: &mut BytesMut,
+                 now: Instant,
+                 live: &mut Vec<CallId>,
+                 ended: &mut BTreeSet<CallId>,
+                 closed: &mut bool| {
         if !wire.is_empty() {
             let _ = conn.recv(wire.split().freeze(), now);
         }
@@ -194,10 +276,15 @@ fuzz_target!(|input: In| {
             assert!(!*closed, "event after Closed: {ev:?}");
             match ev {
                 Event::Call { call, .. } => {
-                    assert!(!ended.contains(&call) && !live.contains(&call), "call reported twice");
+                    assert!(
+                        !ended.contains(&call) && !live.contains(&call),
+                        "call reported twice"
+                    );
                     live.push(call);
                 }
-                Event::Message { call, .. } | Event::HalfClose { call } | Event::Writable { call } => {
+                Event::Message { call, .. }
+                | Event::HalfClose { call }
+                | Event::Writable { call } => {
                     assert!(!ended.contains(&call), "event after the call ended");
                 }
                 Event::Cancelled { call, .. } => {
@@ -209,21 +296,44 @@ fuzz_target!(|input: In| {
             }
         }
         while conn.poll_transmit().is_some() {}
-        assert!(conn.held_bytes() <= HELD_BYTES_CEILING, "held {} bytes", conn.held_bytes());
+        assert!(
+            conn.held_bytes() <= HELD_BYTES_CEILING,
+            "held {} bytes",
+            conn.held_bytes()
+        );
     };
 
     for op in input.ops.iter().take(256) {
         match op {
             Op::Headers { stream: s, request } => {
-                let mut fields = if request.valid_base { base() } else { Vec::new() };
+                let mut fields = if request.valid_base {
+                    base()
+                } else {
+                    Vec::new()
+                };
                 fields.extend(request.fields.iter().take(16).map(|(n, v)| field(*n, v)));
-                header_frames(&mut enc, stream(*s), &fields, request.end_stream, request.pieces, request.priority, &mut wire);
+                header_frames(
+                    &mut enc,
+                    stream(*s),
+                    &fields,
+                    request.end_stream,
+                    request.pieces,
+                    request.priority,
+                    &mut wire,
+                );
             }
             Op::Trailers { stream: s, fields } => {
                 let fields: Vec<Field> = fields.iter().take(8).map(|(n, v)| field(*n, v)).collect();
                 header_frames(&mut enc, stream(*s), &fields, true, 0, None, &mut wire);
             }
-            Op::Message { stream: s, compressed, declared, body, end_stream, frames } => {
+            Op::Message {
+                stream: s,
+                compressed,
+                declared,
+                body,
+                end_stream,
+                frames,
+            } => {
                 let mut msg = vec![u8::from(*compressed)];
                 msg.extend(declared.unwrap_or(body.len() as u32).to_be_bytes());
                 msg.extend_from_slice(body);
@@ -241,15 +351,29 @@ fuzz_target!(|input: In| {
                     .encode(&mut wire);
                 }
             }
-            Op::Data { stream: s, payload, end_stream } => Frame::Data(Data {
+            Op::Data {
+                stream: s,
+                payload,
+                end_stream,
+            } => Frame::Data(Data {
                 stream_id: stream(*s),
                 payload: Bytes::copy_from_slice(&payload[..payload.len().min(16_384)]),
                 end_stream: *end_stream,
                 flow_len: payload.len().min(16_384) as u32,
             })
             .encode(&mut wire),
-            Op::Rst { stream: s, code } => Frame::RstStream(RstStream { stream_id: stream(*s), code: ErrorCode(*code) }).encode(&mut wire),
-            Op::Settings { table, streams, window, frame, list } => Frame::Settings(Settings {
+            Op::Rst { stream: s, code } => Frame::RstStream(RstStream {
+                stream_id: stream(*s),
+                code: ErrorCode(*code),
+            })
+            .encode(&mut wire),
+            Op::Settings {
+                table,
+                streams,
+                window,
+                frame,
+                list,
+            } => Frame::Settings(Settings {
                 ack: false,
                 header_table_size: table.map(u32::from),
                 enable_push: None,
@@ -260,19 +384,38 @@ fuzz_target!(|input: In| {
                 enable_connect_protocol: None,
             })
             .encode(&mut wire),
-            Op::SettingsAck => Frame::Settings(Settings { ack: true, ..Settings::default() }).encode(&mut wire),
-            Op::Ping { ack, payload } => Frame::Ping(Ping { ack: *ack, payload: payload.to_be_bytes() }).encode(&mut wire),
-            Op::WindowUpdate { stream: s, increment } => Frame::WindowUpdate(WindowUpdate {
+            Op::SettingsAck => Frame::Settings(Settings {
+                ack: true,
+                ..Settings::default()
+            })
+            .encode(&mut wire),
+            Op::Ping { ack, payload } => Frame::Ping(Ping {
+                ack: *ack,
+                payload: payload.to_be_bytes(),
+            })
+            .encode(&mut wire),
+            Op::WindowUpdate {
+                stream: s,
+                increment,
+            } => Frame::WindowUpdate(WindowUpdate {
                 stream_id: if *s == 0 { StreamId(0) } else { stream(*s) },
                 increment: (increment & 0x7fff_ffff).max(1),
             })
             .encode(&mut wire),
-            Op::Priority { stream: s, dep, weight } => {
+            Op::Priority {
+                stream: s,
+                dep,
+                weight,
+            } => {
                 let id = stream(*s);
                 let d = stream(*dep);
                 Frame::Priority(Priority {
                     stream_id: id,
-                    spec: PrioritySpec { dependency: if d == id { StreamId(0) } else { d }, exclusive: false, weight: *weight },
+                    spec: PrioritySpec {
+                        dependency: if d == id { StreamId(0) } else { d },
+                        exclusive: false,
+                        weight: *weight,
+                    },
                 })
                 .encode(&mut wire)
             }
@@ -283,18 +426,39 @@ fuzz_target!(|input: In| {
             })
             .encode(&mut wire),
             Op::Advance { millis } => {
-                flush(&mut conn, &mut wire, now, &mut live, &mut ended, &mut closed);
+                flush(
+                    &mut conn,
+                    &mut wire,
+                    now,
+                    &mut live,
+                    &mut ended,
+                    &mut closed,
+                );
                 now += Duration::from_millis(u64::from(*millis) * 4);
                 conn.handle_timeout(now);
             }
             Op::Split { at } => {
                 let at = usize::from(*at) % (wire.len() + 1);
                 let rest = wire.split_off(at);
-                flush(&mut conn, &mut wire, now, &mut live, &mut ended, &mut closed);
+                flush(
+                    &mut conn,
+                    &mut wire,
+                    now,
+                    &mut live,
+                    &mut ended,
+                    &mut closed,
+                );
                 wire = rest;
             }
             Op::App { call, action } => {
-                flush(&mut conn, &mut wire, now, &mut live, &mut ended, &mut closed);
+                flush(
+                    &mut conn,
+                    &mut wire,
+                    now,
+                    &mut live,
+                    &mut ended,
+                    &mut closed,
+                );
                 if live.is_empty() {
                     continue;
                 }
@@ -310,8 +474,16 @@ fuzz_target!(|input: In| {
                         let _ = conn.send_message(c, Bytes::copy_from_slice(m));
                         false
                     }
-                    AppAction::Finish(code) => conn.finish(c, Status::new(Code::from_i32(i32::from(*code % 17)), "done"), &Metadata::new()).is_ok(),
-                    AppAction::Reject => conn.reject(c, Status::new(Code::Unimplemented, "no")).is_ok(),
+                    AppAction::Finish(code) => conn
+                        .finish(
+                            c,
+                            Status::new(Code::from_i32(i32::from(*code % 17)), "done"),
+                            &Metadata::new(),
+                        )
+                        .is_ok(),
+                    AppAction::Reject => conn
+                        .reject(c, Status::new(Code::Unimplemented, "no"))
+                        .is_ok(),
                     AppAction::Cancel => conn.cancel(c).is_ok(),
                     AppAction::Shutdown => {
                         conn.shutdown(now);
@@ -325,5 +497,12 @@ fuzz_target!(|input: In| {
             }
         }
     }
-    flush(&mut conn, &mut wire, now, &mut live, &mut ended, &mut closed);
+    flush(
+        &mut conn,
+        &mut wire,
+        now,
+        &mut live,
+        &mut ended,
+        &mut closed,
+    );
 });
