@@ -537,6 +537,43 @@ fn ping_flood() {
     }
 }
 
+/// A PING after each batch of our DATA is a bandwidth probe (grpc-go's BDP
+/// estimator, grpc C-core), not a flood: thousands of them are answered
+/// and nothing is charged, while the same PINGs with no data of ours in
+/// between end the connection (`ping_flood`).
+#[test]
+fn pings_answering_our_data_are_not_a_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let req = t.request_bytes(1, false);
+    t.feed(&req);
+    let call = grpc_sansio::grpc::CallId(1);
+    for i in 0..2_000u64 {
+        t.conn
+            .send_message(call, Bytes::from_static(b"0123456789abcdef"))
+            .unwrap();
+        t.settle();
+        t.feed(&raw_frame(kind::PING, 0, 0, &i.to_be_bytes()));
+        if i % 100 == 0 {
+            // Keep the windows open, as the prober would.
+            t.feed(&raw_frame(
+                kind::WINDOW_UPDATE,
+                0,
+                0,
+                &10_000u32.to_be_bytes(),
+            ));
+            t.feed(&raw_frame(
+                kind::WINDOW_UPDATE,
+                0,
+                1,
+                &10_000u32.to_be_bytes(),
+            ));
+        }
+    }
+    t.expect_alive();
+    assert_eq!(t.seen.data_frames, 2_000);
+    t.expect_held_below(baseline() + 16 * KIB);
+}
+
 /// CVE-2019-9513 resource loop: PRIORITY frames churning the (deprecated)
 /// priority tree over many streams. We keep no priority tree: PRIORITY is
 /// parsed and dropped, so nothing grows and nothing is sent back.

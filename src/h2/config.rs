@@ -108,7 +108,9 @@ pub struct Config {
     pub remote_reset_rate: Rate,
     /// SETTINGS frames received. Default 100 per 10 s.
     pub settings_rate: Rate,
-    /// PING frames received. Default 100 per 10 s.
+    /// PING frames received with no HEADERS or DATA sent by us since the
+    /// previous one (a PING that follows our data is a bandwidth probe, as
+    /// grpc-go and grpc C-core send, and is free). Default 100 per 10 s.
     pub ping_rate: Rate,
     /// Frames that carry nothing: empty DATA without END_STREAM, empty
     /// CONTINUATION, unknown-type frames. Default 1000 per 10 s.

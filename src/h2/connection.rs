@@ -138,6 +138,11 @@ pub struct Connection {
     pub(crate) pending_ping_acks: u32,
     pub(crate) pending_settings_acks: u32,
     pub(crate) pings_in_flight: u32,
+    /// We sent HEADERS or DATA since the peer's last PING: its next PING
+    /// is not charged to `ping_rate` (a PING answering our data, as
+    /// grpc-go's and grpc C-core's bandwidth probes do; C-core's "ping
+    /// strikes" follow the same rule).
+    pub(crate) sent_since_ping: bool,
 
     pub(crate) goaway_sent: Option<StreamId>,
     pub(crate) goaway_received: Option<StreamId>,
@@ -198,6 +203,7 @@ impl Connection {
             pending_ping_acks: 0,
             pending_settings_acks: 0,
             pings_in_flight: 0,
+            sent_since_ping: false,
             goaway_sent: None,
             goaway_received: None,
             shutdown: None,

@@ -573,7 +573,12 @@ impl Connection {
             }
             return Ok(());
         }
-        if !self.ping_budget.spend(self.now) {
+        // Only PINGs with no HEADERS or DATA of ours since the previous one
+        // count: a peer probing bandwidth pings once per batch of data it
+        // receives, a flood pings for nothing.
+        if core::mem::take(&mut self.sent_since_ping) {
+            // Free: it follows data we sent.
+        } else if !self.ping_budget.spend(self.now) {
             return Err(ConnErr::new(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "PING flood (ping_rate, CVE-2019-9512)",

@@ -254,6 +254,7 @@ impl Connection {
     /// Encodes a header block and queues it as HEADERS + CONTINUATIONs of at
     /// most the peer's SETTINGS_MAX_FRAME_SIZE (§4.2, §6.10).
     pub(crate) fn write_header_block(&mut self, id: StreamId, fields: &[Field], end_stream: bool) {
+        self.sent_since_ping = true;
         self.block_buf.clear();
         self.hpack_enc.encode(fields.iter(), &mut self.block_buf);
         let max = self.peer.max_frame_size as usize;
@@ -383,6 +384,7 @@ impl Connection {
         let end = stream.end_queued && stream.queued_bytes == len && stream.trailers.is_none();
         let head = Data::head(id, len as u32, end);
         self.out.put_slice(&head);
+        self.sent_since_ping = true;
         let mut left = len;
         while left > 0 {
             let Some(front) = stream.send_queue.front_mut() else {
