@@ -15,12 +15,12 @@
 //! one-way bandwidth of `size`-byte writes, reading in 64 KiB reads.
 //! Prints one `key=value` line.
 
-#[path = "bench/mod.rs"]
-#[allow(unused)]
-mod bench;
 #[path = "adapters/mod.rs"]
 #[allow(unused)]
 mod adapters;
+#[path = "bench/mod.rs"]
+#[allow(unused)]
+mod bench;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -46,7 +46,10 @@ fn main() {
 
 fn server(addr: &str) {
     let l = TcpListener::bind(addr).unwrap_or_else(|e| die(&format!("bind {addr}: {e}")));
-    eprintln!("tcp_pingpong server listening addr={addr} pid={}", std::process::id());
+    eprintln!(
+        "tcp_pingpong server listening addr={addr} pid={}",
+        std::process::id()
+    );
     for s in l.incoming() {
         let Ok(mut s) = s else { continue };
         std::thread::spawn(move || {
@@ -117,7 +120,9 @@ fn stream(addr: &str, size: usize, warmup: Duration, duration: Duration) {
     let stop = measure + duration;
     let mut bytes = 0u64;
     loop {
-        let n = s.read(&mut buf).unwrap_or_else(|e| die(&format!("read: {e}")));
+        let n = s
+            .read(&mut buf)
+            .unwrap_or_else(|e| die(&format!("read: {e}")));
         if n == 0 {
             die("server closed");
         }

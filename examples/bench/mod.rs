@@ -75,7 +75,11 @@ impl Args {
 
     /// The last value of `--k`, if given.
     pub fn opt(&self, k: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(kk, _)| kk == k).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(kk, _)| kk == k)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `--k` parsed, or `default`.
@@ -194,7 +198,11 @@ impl BenchApp {
                 Err(status) => self.end(conn, call, status),
             },
             Call::Answered | Call::Streaming { .. } => {
-                self.end(conn, call, Status::internal("more than one request message"));
+                self.end(
+                    conn,
+                    call,
+                    Status::internal("more than one request message"),
+                );
             }
             Call::Counting { messages, bytes } => {
                 match BenchRequest::decode(BenchMethod::ClientStream, data) {
@@ -206,16 +214,14 @@ impl BenchApp {
                     Err(status) => self.end(conn, call, status),
                 }
             }
-            Call::Echo { pending, .. } => {
-                match BenchRequest::decode(BenchMethod::BidiEcho, data) {
-                    Ok(BenchRequest::BidiEcho(p)) => {
-                        pending.push_back(codec::encode(&p));
-                        self.pump(conn, call);
-                    }
-                    Ok(_) => {}
-                    Err(status) => self.end(conn, call, status),
+            Call::Echo { pending, .. } => match BenchRequest::decode(BenchMethod::BidiEcho, data) {
+                Ok(BenchRequest::BidiEcho(p)) => {
+                    pending.push_back(codec::encode(&p));
+                    self.pump(conn, call);
                 }
-            }
+                Ok(_) => {}
+                Err(status) => self.end(conn, call, status),
+            },
         }
     }
 
@@ -510,7 +516,11 @@ impl Plan {
     }
 
     fn over(&self, now: Instant) -> bool {
-        now >= self.stop || self.tokens.as_ref().is_some_and(|t| t.load(Ordering::Relaxed) == 0)
+        now >= self.stop
+            || self
+                .tokens
+                .as_ref()
+                .is_some_and(|t| t.load(Ordering::Relaxed) == 0)
     }
 }
 
@@ -599,10 +609,14 @@ impl LoadApp {
                     let _ = conn.half_close(c);
                 })
             }
-            Rpc::ClientStream => BenchClient::client_stream(conn, bench::CLIENT_STREAM.request(), now),
-            Rpc::Bidi => BenchClient::bidi_echo(conn, bench::BIDI_ECHO.request(), now).inspect(|&c| {
-                let _ = conn.send_message(c, self.request.clone());
-            }),
+            Rpc::ClientStream => {
+                BenchClient::client_stream(conn, bench::CLIENT_STREAM.request(), now)
+            }
+            Rpc::Bidi => {
+                BenchClient::bidi_echo(conn, bench::BIDI_ECHO.request(), now).inspect(|&c| {
+                    let _ = conn.send_message(c, self.request.clone());
+                })
+            }
         };
         match started {
             Ok(call) => {
@@ -671,7 +685,13 @@ impl LoadApp {
         }
     }
 
-    fn on_message(&mut self, conn: &mut client::Connection, call: CallId, data: Bytes, now: Instant) {
+    fn on_message(
+        &mut self,
+        conn: &mut client::Connection,
+        call: CallId,
+        data: Bytes,
+        now: Instant,
+    ) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -729,7 +749,13 @@ impl LoadApp {
         }
     }
 
-    fn on_status(&mut self, conn: &mut client::Connection, call: CallId, status: Status, now: Instant) {
+    fn on_status(
+        &mut self,
+        conn: &mut client::Connection,
+        call: CallId,
+        status: Status,
+        now: Instant,
+    ) {
         let Some(c) = self.calls.remove(&call) else {
             return;
         };
