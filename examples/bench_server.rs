@@ -40,9 +40,11 @@ fn main() {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let server = Server::default();
         tokio_io::shutdown_on_signal(&server);
-        let mut config = server::Config::default();
         // As the peers: no limit on message sizes.
-        config.max_receive_message_size = usize::MAX;
+        let config = server::Config {
+            max_receive_message_size: usize::MAX,
+            ..server::Config::default()
+        };
         let held = (report > 0.0).then(|| Arc::new(HeldStats::default()));
         if let Some(held) = held.clone() {
             let server = server.clone();

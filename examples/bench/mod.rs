@@ -709,11 +709,9 @@ impl LoadApp {
         let started = c.started;
         let ending = c.ending;
         match self.rpc {
-            Rpc::Unary => {
-                // Measured at the status, below.
-                return;
-            }
-            Rpc::Bidi if ending => return,
+            // Unary calls are measured at their status.
+            Rpc::Unary | Rpc::ClientStream => {}
+            Rpc::Bidi if ending => {}
             Rpc::Bidi => {
                 let (measured, more) = self.plan.complete(now);
                 if measured {
@@ -745,7 +743,6 @@ impl LoadApp {
                     self.end_all(conn, now);
                 }
             }
-            Rpc::ClientStream => {}
         }
     }
 
@@ -778,7 +775,9 @@ impl LoadApp {
             }
         } else {
             self.stats.calls += 1;
-            if !status.is_ok() && !(c.ending && self.rpc == Rpc::ServerStream) {
+            // Our own cancellation of a server stream ends it CANCELLED.
+            let ours = c.ending && self.rpc == Rpc::ServerStream;
+            if !(status.is_ok() || ours) {
                 self.stats.errors += 1;
                 eprintln!("stream failed: {:?} {}", status.code, status.message);
             }
@@ -797,16 +796,13 @@ impl ClientApp for LoadApp {
     }
 
     fn on_event(&mut self, conn: &mut client::Connection, event: client::Event, now: Instant) {
-        // One clock reading per batch of events would be cheaper; the
-        // adapter's `now` is when the bytes were read, which is what a
-        // latency should end at.
+        // `now` is the adapter's clock reading right after the bytes that
+        // carried the event were read: where a latency ends.
         match event {
             client::Event::Message { call, data } => self.on_message(conn, call, data, now),
             client::Event::Status { call, status, .. } => self.on_status(conn, call, status, now),
-            client::Event::Writable { call } => {
-                if self.rpc == Rpc::ClientStream {
-                    self.fill(conn, call, now);
-                }
+            client::Event::Writable { call } if self.rpc == Rpc::ClientStream => {
+                self.fill(conn, call, now);
             }
             client::Event::Closed { error } => {
                 if let Some(e) = error {
