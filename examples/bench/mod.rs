@@ -782,7 +782,12 @@ impl LoadApp {
                 eprintln!("stream failed: {:?} {}", status.code, status.message);
             }
         }
-        if !self.stopping && !self.plan.over(now) {
+        // Count mode: the last token may go to a call that completes while
+        // the run goes on; once none are left, no new call starts.
+        if self.plan.over(now) {
+            self.stopping = true;
+        }
+        if !self.stopping {
             self.start_one(conn, now);
         }
     }
