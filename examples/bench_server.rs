@@ -1,0 +1,93 @@
+//! The `bench.Bench` service (examples/proto/bench/bench.proto) on the
+//! tokio adapter: the server side of the side-by-side measurements
+//! (`scripts/side-by-side`), with the semantics of the peers it is measured
+//! against (Unary echoes; ServerStream sends `count` payloads of `size`
+//! bytes, unbounded if 0; ClientStream answers a Summary; BidiEcho echoes).
+//!
+//! ```text
+//! cargo run --release --example bench_server -- [--addr 127.0.0.1:50051] [--threads 1] [--report-held SECS]
+//! ```
+//!
+//! `--threads`: tokio worker threads (default 1). `--report-held SECS`:
+//! every SECS seconds, print to stderr what the connections hold
+//! (`server::Connection::held_bytes`), total and per connection and call.
+//! Ctrl-C or SIGTERM: graceful shutdown.
+
+#[path = "adapters/mod.rs"]
+mod adapters;
+#[path = "bench/mod.rs"]
+mod bench;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use adapters::{Server, tokio_io};
+use bench::{Args, BenchApp, HeldStats, die};
+use grpc_sansio::server;
+
+fn main() {
+    let args = Args::from_env();
+    let addr: std::net::SocketAddr = args.get("addr", "127.0.0.1:50051".parse().unwrap());
+    let threads: usize = args.get("threads", 1);
+    let report: f64 = args.get("report-held", 0.0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| die(&format!("runtime: {e}")));
+    let result = rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let server = Server::default();
+        tokio_io::shutdown_on_signal(&server);
+        // As the peers: no limit on message sizes.
+        let config = server::Config {
+            max_receive_message_size: usize::MAX,
+            ..server::Config::default()
+        };
+        let held = (report > 0.0).then(|| Arc::new(HeldStats::default()));
+        if let Some(held) = held.clone() {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let every = Duration::from_secs_f64(report);
+                loop {
+                    tokio::time::sleep(every).await;
+                    // Each connection reports on its wake.
+                    server.wake_all();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let conns = server.connections().saturating_sub(1);
+                    let bytes = held.bytes.load(Ordering::Relaxed);
+                    let calls = held.calls.load(Ordering::Relaxed);
+                    eprintln!(
+                        "held_bytes={bytes} connections={conns} calls={calls} per_connection={} rss_kb={}",
+                        bytes / conns.max(1),
+                        rss_kb()
+                    );
+                }
+            });
+        }
+        eprintln!(
+            "bench_server listening addr={addr} threads={threads} pid={}",
+            std::process::id()
+        );
+        tokio_io::serve(listener, server, config, move |_| {
+            BenchApp::new(held.clone())
+        })
+        .await
+    });
+    if let Err(e) = result {
+        die(&format!("{e}"));
+    }
+}
+
+/// VmRSS of this process in KiB (0 where /proc is missing).
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
