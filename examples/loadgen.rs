@@ -68,11 +68,6 @@ fn main() {
         ..client::Config::default()
     };
     config.h2.max_send_buffer = config.h2.max_send_buffer.max(2 * size);
-    // grpc-go servers estimate the bandwidth-delay product with a PING per
-    // burst of DATA they receive: thousands a second under load, far past
-    // the default flood limit (100 per 10 s), which would close the
-    // connection (ENHANCE_YOUR_CALM). A load generator trusts its server.
-    config.h2.ping_rate = grpc_sansio::h2::Rate::new(u32::MAX, Duration::from_secs(1));
 
     let results: Vec<(Stats, std::io::Result<()>)> = rt.block_on(async {
         let sock: std::net::SocketAddr = tokio::net::lookup_host(&addr)
