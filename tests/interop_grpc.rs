@@ -58,16 +58,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Cells our client does not run, and why: the peer server cannot do them.
 const OUR_CLIENT_NA: &[(&str, &str, &str)] = &[
     (
-        "grpcio",
-        "client_compressed_unary",
-        "grpcio's Python server cannot see if a request came compressed",
-    ),
-    (
-        "grpcio",
-        "client_compressed_streaming",
-        "grpcio's Python server cannot see if a request came compressed",
-    ),
-    (
         "grpclib",
         "client_compressed_unary",
         "grpclib has no compression",
@@ -89,18 +79,8 @@ const OUR_CLIENT_NA: &[(&str, &str, &str)] = &[
     ),
     (
         "grpc-js",
-        "client_compressed_unary",
-        "grpc-js's server cannot see if a request came compressed",
-    ),
-    (
-        "grpc-js",
         "server_compressed_unary",
         "grpc-js's server never compresses a response",
-    ),
-    (
-        "grpc-js",
-        "client_compressed_streaming",
-        "grpc-js's server cannot see if a request came compressed",
     ),
     (
         "grpc-js",

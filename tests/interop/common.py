@@ -10,6 +10,7 @@ added to `grpc.__path__` to make `grpc.testing` importable next to it.
 import argparse
 import os
 import sys
+import zlib
 
 import grpc  # noqa: F401  (grpcio; its __path__ is extended below)
 
@@ -59,6 +60,47 @@ class Failed(Exception):
 def check(cond: bool, why: str) -> None:
     if not cond:
         raise Failed(why)
+
+
+# Bound on an inflated message, as the C core's default receive limit.
+MAX_INFLATED = 4 * 1024 * 1024
+
+
+class Received:
+    """A message and whether it came compressed."""
+
+    def __init__(self, message, compressed: bool):
+        self.message = message
+        self.compressed = compressed
+
+
+def inflate(data: bytes) -> bytes:
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out = d.decompress(data, MAX_INFLATED + 1)
+    if len(out) > MAX_INFLATED or d.unconsumed_tail or not d.eof:
+        raise ValueError("bad or oversized gzip message")
+    return out
+
+
+def received(cls):
+    """A deserializer for grpcio with `grpc.per_message_decompression=0`,
+    which hands compressed messages over as they came: yields
+    `Received(cls message, came compressed)`. A gzip member (magic 1f 8b)
+    came compressed and is inflated; anything else did not. Exact: no
+    protobuf message starts with 0x1f, whose wire type 7 does not exist."""
+
+    def deserialize(data: bytes) -> Received:
+        if data[:2] == b"\x1f\x8b":
+            return Received(cls.FromString(inflate(data)), True)
+        return Received(cls.FromString(data), False)
+
+    return deserialize
+
+
+def plain(cls):
+    """Like `received`, but yields just the message."""
+    d = received(cls)
+    return lambda data: d(data).message
 
 
 def client_args() -> argparse.Namespace:

@@ -7,24 +7,27 @@ not published on PyPI).
 Prints `PASS <case>`, `FAIL <case>: <why>` or `NA <case>: <why>` per case;
 exits 0 unless a case failed.
 
-What grpcio's Python API cannot do:
-- send one request message uncompressed on a compressed call (compression
-  is per call), which client_compressed_streaming needs for its second
-  message: the parts it can do are run and checked, the case reports NA;
-- see whether a response message came compressed, which the
-  server_compressed_* cases check only "if supported by the
-  implementation": those cases check everything else.
+grpcio's Python API has no per-message compression switch and does not
+say whether a response came compressed; the C core underneath does both,
+and the cases reach it: client_compressed_streaming writes its second
+message with the core's NO_COMPRESS flag (see there), and the
+server_compressed_* cases read responses on a channel with
+`grpc.per_message_decompression=0`, whose deserializer sees each message as
+it came (`common.received`), so the compressed flag of every response is
+checked.
 """
 
 import queue
 import sys
 
 import common
-from common import Failed, Skip, check
+from common import Failed, check
 
 args = common.client_args()
 
 import grpc  # noqa: E402
+from grpc import _channel  # noqa: E402
+from grpc._cython import cygrpc  # noqa: E402
 from grpc.testing import empty_pb2, messages_pb2, test_pb2_grpc  # noqa: E402
 
 TIMEOUT = 20  # seconds, per call that is not about deadlines
@@ -81,9 +84,19 @@ def rpc_error(f, *a, **kw) -> grpc.RpcError:
 
 
 class Cases:
-    def __init__(self, channel):
+    def __init__(self, channel, raw_channel):
         self.stub = test_pb2_grpc.TestServiceStub(channel)
         self.unimpl = test_pb2_grpc.UnimplementedServiceStub(channel)
+        # Responses as they came, compressed or not (server_compressed_*).
+        m = messages_pb2
+        self.raw_unary = raw_channel.unary_unary(
+            "/grpc.testing.TestService/UnaryCall",
+            request_serializer=m.SimpleRequest.SerializeToString,
+            response_deserializer=common.received(m.SimpleResponse))
+        self.raw_streaming_output = raw_channel.unary_stream(
+            "/grpc.testing.TestService/StreamingOutputCall",
+            request_serializer=m.StreamingOutputCallRequest.SerializeToString,
+            response_deserializer=common.received(m.StreamingOutputCallResponse))
 
     def empty_unary(self):
         r = self.stub.EmptyCall(empty_pb2.Empty(), timeout=TIMEOUT)
@@ -212,8 +225,9 @@ class Cases:
     def server_compressed_unary(self):
         for compressed in (True, False):
             req = large_request(response_compressed=messages_pb2.BoolValue(value=compressed))
-            r = self.stub.UnaryCall(req, timeout=TIMEOUT)
-            check_payload(r.payload, 314159, f"response (compressed={compressed})")
+            r = self.raw_unary(req, timeout=TIMEOUT)
+            check(r.compressed == compressed, f"response came compressed={r.compressed}")
+            check_payload(r.message.payload, 314159, f"response (compressed={compressed})")
 
     def client_compressed_streaming(self):
         def req(n, expect):
@@ -222,28 +236,44 @@ class Cases:
 
         e = rpc_error(self.stub.StreamingInputCall, iter([req(27182, True)]), timeout=TIMEOUT)
         expect_code(e.code(), grpc.StatusCode.INVALID_ARGUMENT, "probe")
-        r = self.stub.StreamingInputCall(iter([req(27182, True)]), compression=grpc.Compression.Gzip,
-                                         timeout=TIMEOUT)
-        check(r.aggregated_payload_size == 27182, f"aggregated {r.aggregated_payload_size}")
-        raise Skip("grpcio cannot send one message uncompressed on a compressed call "
-                   "(probe and compressed message checked)")
+        def requests():
+            yield req(27182, True)
+            # The C core skips compressing a message written with its
+            # NO_COMPRESS write flag (what C++'s WriteOptions::
+            # set_no_compression sets); grpcio's Python API has no per-message
+            # option, so the flags its request-consuming thread passes are
+            # switched for this one message. This generator runs on that
+            # thread, right before the write that reads the flags.
+            _channel._EMPTY_FLAGS = cygrpc.WriteFlag.no_compress
+            try:
+                yield req(45904, False)
+            finally:
+                _channel._EMPTY_FLAGS = 0
+
+        r = self.stub.StreamingInputCall(requests(), compression=grpc.Compression.Gzip, timeout=TIMEOUT)
+        check(r.aggregated_payload_size == 73086, f"aggregated {r.aggregated_payload_size}")
 
     def server_compressed_streaming(self):
         params = [messages_pb2.ResponseParameters(size=31415, compressed=messages_pb2.BoolValue(value=True)),
                   messages_pb2.ResponseParameters(size=92653, compressed=messages_pb2.BoolValue(value=False))]
-        rs = list(self.stub.StreamingOutputCall(
+        rs = list(self.raw_streaming_output(
             messages_pb2.StreamingOutputCallRequest(response_parameters=params), timeout=TIMEOUT))
         check(len(rs) == 2, f"{len(rs)} responses")
-        check_payload(rs[0].payload, 31415, "response 1")
-        check_payload(rs[1].payload, 92653, "response 2")
+        check(rs[0].compressed, "response 1 came uncompressed")
+        check(not rs[1].compressed, "response 2 came compressed")
+        check_payload(rs[0].message.payload, 31415, "response 1")
+        check_payload(rs[1].message.payload, 92653, "response 2")
 
 
 def main() -> int:
     ok = True
     for case in common.cases_of(args.test_case):
         # A channel per case, as separate client runs would have.
-        with grpc.insecure_channel(f"{args.server_host}:{args.server_port}") as channel:
-            ok &= common.report(case, getattr(Cases(channel), case))
+        target = f"{args.server_host}:{args.server_port}"
+        raw_options = [("grpc.per_message_decompression", 0)]
+        with grpc.insecure_channel(target) as channel, \
+                grpc.insecure_channel(target, options=raw_options) as raw_channel:
+            ok &= common.report(case, getattr(Cases(channel, raw_channel), case))
     return 0 if ok else 1
 
 

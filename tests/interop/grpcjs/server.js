@@ -7,25 +7,72 @@
 // Prints `LISTENING <port>` once serving; runs until killed.
 //
 // What grpc-js's server cannot do (checked in @grpc/grpc-js 1.14.7,
-// build/src/server-interceptors.js):
-// - compress a response: every message goes out with the Compressed-Flag
-//   clear ("response compression is currently not supported") and the
-//   response headers say `grpc-encoding: identity`, so `response_compressed`
-//   and `ResponseParameters.compressed` cannot be honoured: the
-//   server_compressed_* cases are not applicable against this server;
-// - tell whether a request message came compressed: it decompresses before
-//   the handler runs, keeps the per-message flag to itself and removes
-//   `grpc-encoding` from the metadata handlers and server interceptors see,
-//   so `expect_compressed` cannot be checked: the client_compressed_* cases
-//   are not applicable against this server either.
-// Every response this server sends is therefore uncompressed, whatever the
-// request asks for.
+// build/src/server-interceptors.js): compress a response. Every message goes
+// out with the Compressed-Flag clear ("response compression is currently not
+// supported") and the response headers say `grpc-encoding: identity`, so
+// `response_compressed` and `ResponseParameters.compressed` cannot be
+// honoured: the server_compressed_* cases are not applicable against this
+// server, and every response it sends is uncompressed.
+//
+// Nor does its API say whether a request message came compressed, which
+// `expect_compressed` needs: it inflates before the handler runs and keeps
+// the flag to itself. `observeCompression` below sees it anyway, on the
+// call object grpc-js hands the first server interceptor: each message is
+// inflated by that call's `decompressMessage(message, encoding)`, called in
+// message order with 'identity' for a message whose flag is clear; the
+// interceptor notes each encoding and marks the message when it reaches the
+// handler. The inflating stays grpc-js's own.
 
 const common = require('./common');
 const { grpc } = common;
 
 const flags = common.parseFlags({ port: '10000', use_tls: 'false' });
 const testing = common.loadTesting();
+
+/** Set on a request message that came compressed. */
+const CAME_COMPRESSED = Symbol('came compressed');
+
+/** The server interceptor described at the top. */
+function observeCompression(method, call) {
+  const inflate = call.decompressMessage;
+  if (typeof inflate !== 'function') {
+    common.fatal('this grpc-js has no decompressMessage on its server call: update the interceptor');
+  }
+  const flags = [];
+  call.decompressMessage = function (message, encoding) {
+    flags.push(encoding !== 'identity');
+    return inflate.call(this, message, encoding);
+  };
+  return new grpc.ServerInterceptingCall(call, {
+    start(next) {
+      next({
+        onReceiveMessage(message, deliver) {
+          if (message !== null && typeof message === 'object' && flags.shift()) {
+            message[CAME_COMPRESSED] = true;
+          }
+          deliver(message);
+        },
+      });
+    },
+  });
+}
+
+/** INVALID_ARGUMENT when `req.expect_compressed` is set and does not match
+ * how `req` came; null otherwise. */
+function compressionMismatch(req) {
+  if (!req.expect_compressed) {
+    return null;
+  }
+  const want = !!req.expect_compressed.value;
+  const got = !!req[CAME_COMPRESSED];
+  if (want === got) {
+    return null;
+  }
+  return {
+    code: grpc.status.INVALID_ARGUMENT,
+    details: `expected compressed=${want}, got compressed=${got}`,
+  };
+}
 
 /** Echoes the test's initial metadata in the response headers; returns
  * the trailing metadata to end the call with (the echoed binary entry). */
@@ -76,6 +123,11 @@ const service = {
   UnaryCall(call, callback) {
     const trailer = echoMetadata(call);
     const req = call.request;
+    const mismatch = compressionMismatch(req);
+    if (mismatch) {
+      callback(mismatch);
+      return;
+    }
     const status = echoStatus(req.response_status, trailer);
     if (status) {
       callback(status);
@@ -103,10 +155,18 @@ const service = {
   StreamingInputCall(call, callback) {
     const trailer = echoMetadata(call);
     let total = 0;
+    let failed = null;
     call.on('data', (req) => {
+      failed = failed || compressionMismatch(req);
       total += req.payload && req.payload.body ? req.payload.body.length : 0;
     });
-    call.on('end', () => callback(null, { aggregated_payload_size: total }, trailer));
+    call.on('end', () => {
+      if (failed) {
+        callback(failed);
+      } else {
+        callback(null, { aggregated_payload_size: total }, trailer);
+      }
+    });
   },
 
   FullDuplexCall(call) {
@@ -152,7 +212,7 @@ const service = {
   // UnimplementedCall is left out: grpc-js answers it with UNIMPLEMENTED.
 };
 
-const server = new grpc.Server();
+const server = new grpc.Server({ interceptors: [observeCompression] });
 server.addService(testing.TestService.service, service);
 server.bindAsync(`127.0.0.1:${flags.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) {
