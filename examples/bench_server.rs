@@ -8,7 +8,8 @@
 //! cargo run --release --example bench_server -- [--addr 127.0.0.1:50051] [--threads 1] [--report-held SECS]
 //! ```
 //!
-//! `--threads`: tokio worker threads (default 1). `--report-held SECS`:
+//! `--threads`: tokio threads (default 1: the current-thread scheduler;
+//! more: the multi-thread one with that many workers). `--report-held SECS`:
 //! every SECS seconds, print to stderr what the connections hold
 //! (`server::Connection::held_bytes`), total and per connection and call.
 //! Ctrl-C or SIGTERM: graceful shutdown.
@@ -31,11 +32,19 @@ fn main() {
     let addr: std::net::SocketAddr = args.get("addr", "127.0.0.1:50051".parse().unwrap());
     let threads: usize = args.get("threads", 1);
     let report: f64 = args.get("report-held", 0.0);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| die(&format!("runtime: {e}")));
+    // One thread: tokio's current-thread scheduler (no cross-thread
+    // hand-offs); more: the multi-thread one with that many workers.
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .enable_all()
+            .build()
+    }
+    .unwrap_or_else(|e| die(&format!("runtime: {e}")));
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let server = Server::default();

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::Instant;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 
@@ -163,6 +163,82 @@ pub fn dispatch_client<A: ClientApp>(conn: &mut client::Connection, app: &mut A,
     }
     while let Some(event) = conn.poll_event() {
         app.on_event(conn, event, now);
+    }
+}
+
+/// The read side's buffer: holds no memory while its connection is idle,
+/// and sizes its reads to the traffic.
+///
+/// Reads go into one allocation, handed to the core as `Bytes` slices
+/// (zero-copy: DATA payloads stay slices of it). A read that fills the room
+/// it was given doubles the next one (up to [`ReadBuffer::MAX`]), so bulk
+/// transfers take few, large reads; a read that leaves room means the
+/// socket is drained: the rest of the allocation is let go (it is freed
+/// once the core drops its slices) and the next read starts afresh, smaller
+/// when the reads are small. An idle connection thus holds no read buffer,
+/// which is most of what a connection costs.
+pub struct ReadBuffer {
+    buf: BytesMut,
+    size: usize,
+}
+
+impl Default for ReadBuffer {
+    fn default() -> Self {
+        ReadBuffer {
+            buf: BytesMut::new(),
+            size: Self::MIN,
+        }
+    }
+}
+
+impl ReadBuffer {
+    /// The smallest read.
+    pub const MIN: usize = 4 << 10;
+    /// The largest read.
+    pub const MAX: usize = 256 << 10;
+
+    /// Room for the next read (call only when the socket is readable, so
+    /// that an idle connection allocates nothing).
+    pub fn room(&mut self) -> &mut BytesMut {
+        if self.buf.capacity() - self.buf.len() < self.size {
+            self.buf.reserve(self.size);
+        }
+        &mut self.buf
+    }
+
+    /// Room for the next read as initialized bytes, for sockets that read
+    /// into slices; then [`filled`](Self::filled) with what was read.
+    pub fn room_zeroed(&mut self) -> &mut [u8] {
+        let buf = self.room();
+        let start = buf.len();
+        buf.resize(buf.capacity(), 0);
+        &mut buf[start..]
+    }
+
+    /// `n` bytes were read into [`room`](Self::room) (or
+    /// [`room_zeroed`](Self::room_zeroed)): the bytes for the core.
+    pub fn filled(&mut self, n: usize) -> Bytes {
+        if self.buf.len() > n {
+            // room_zeroed: keep only what was read.
+            self.buf.truncate(n);
+        }
+        let room = self.buf.capacity();
+        let data = self.buf.split().freeze();
+        if n >= room {
+            self.size = (self.size * 2).min(Self::MAX);
+        } else {
+            if n < self.size / 4 {
+                self.size = (self.size / 2).max(Self::MIN);
+            }
+            self.buf = BytesMut::new();
+        }
+        data
+    }
+
+    /// The socket had nothing after all (readiness was stale): lets go of
+    /// the room taken for the read.
+    pub fn nothing_read(&mut self) {
+        self.buf = BytesMut::new();
     }
 }
 

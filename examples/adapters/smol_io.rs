@@ -14,22 +14,21 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 use smol::channel::{Receiver, Sender};
 use smol::future::FutureExt;
-use smol::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use smol::io::{AsyncWrite, AsyncWriteExt};
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
-use smol::{Task, Timer};
+use smol::{Async, Task, Timer};
 
-use super::{ClientApp, Outbox, Server, ServerApp, dispatch_client, dispatch_server, earliest};
+use super::{
+    ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
+};
 
 /// How long a graceful shutdown waits for connections before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Bytes asked of the socket per read.
-const READ_SIZE: usize = 64 << 10;
 
 /// A [`Waker`] that leaves one message in a channel of capacity 1: a wake
 /// that comes while the task is busy is seen at its next wait (and two
@@ -120,40 +119,48 @@ where
 
 /// What ended one wait of a connection loop.
 enum Step {
-    Read(io::Result<usize>),
+    /// Bytes read (empty: the peer closed its side).
+    Read(io::Result<Bytes>),
     Wrote(io::Result<usize>),
     Wake,
     Timer,
+    /// Readiness without bytes after all.
+    Spurious,
 }
 
 /// Waits for the next thing to do: input, room for output, a wake, or the
-/// timer. A branch that loses the race has read or written nothing.
+/// timer. A branch that loses the race has read or written nothing. The
+/// read branch waits for readiness only and reads afterwards, so a waiting
+/// connection holds no read buffer ([`ReadBuffer`]).
 async fn next_step(
     socket: &TcpStream,
-    buf: &mut BytesMut,
+    buf: &mut ReadBuffer,
     eof: bool,
     out: &Outbox,
     wake: &Receiver<()>,
     timer: Option<Instant>,
 ) -> Step {
-    let (mut rd, mut wr) = (socket.clone(), socket.clone());
+    let io: Arc<Async<std::net::TcpStream>> = socket.clone().into();
+    let mut wr = socket.clone();
     let slices = out.slices();
-    buf.resize(READ_SIZE, 0);
     let read = async {
         if eof {
             return std::future::pending().await;
         }
-        Step::Read(rd.read(buf).await)
+        match io.readable().await {
+            Ok(()) => None, // read below, once the race is won
+            Err(e) => Some(Step::Read(Err(e))),
+        }
     };
     let write = async {
         if out.is_empty() {
             return std::future::pending().await;
         }
-        Step::Wrote(wr.write_vectored(&slices).await)
+        Some(Step::Wrote(wr.write_vectored(&slices).await))
     };
     let woken = async {
         match wake.recv().await {
-            Ok(()) => Step::Wake,
+            Ok(()) => Some(Step::Wake),
             // No sender left (a client's channel): never wakes.
             Err(_) => std::future::pending().await,
         }
@@ -163,15 +170,30 @@ async fn next_step(
             Some(at) => Timer::at(at).await,
             None => Timer::never().await,
         };
-        Step::Timer
+        Some(Step::Timer)
     };
-    read.or(write).or(woken).or(timer).await
-}
-
-/// Applies the outcome of a read to `buf`: keeps the `n` bytes read.
-fn take_read(buf: &mut BytesMut, n: usize) -> bytes::Bytes {
-    buf.truncate(n);
-    buf.split().freeze()
+    if let Some(step) = read.or(write).or(woken).or(timer).await {
+        return step;
+    }
+    // Readable: the socket is non-blocking, so this read never waits.
+    let mut sock: &std::net::TcpStream = io.get_ref();
+    match io::Read::read(&mut sock, buf.room_zeroed()) {
+        Ok(0) => {
+            buf.nothing_read();
+            Step::Read(Ok(Bytes::new()))
+        }
+        Ok(n) => Step::Read(Ok(buf.filled(n))),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            buf.nothing_read();
+            Step::Spurious
+        }
+        Err(e) => Step::Read(Err(e)),
+    }
 }
 
 /// Drives one server connection until it closes.
@@ -187,7 +209,7 @@ pub async fn run_server_connection<A: ServerApp>(
     server.register(id, waker);
     let result = async {
         let mut conn = server::Connection::new(config, Instant::now());
-        let (mut out, mut buf) = (Outbox::default(), BytesMut::new());
+        let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
         let (mut eof, mut shut) = (false, false);
         loop {
             let now = Instant::now();
@@ -209,12 +231,12 @@ pub async fn run_server_connection<A: ServerApp>(
             }
             let timer = earliest(conn.poll_timeout(), app.poll_timeout());
             match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
-                Step::Read(Ok(0)) => {
+                Step::Read(Ok(data)) if data.is_empty() => {
                     eof = true;
                     conn.recv_eof(Instant::now());
                 }
-                Step::Read(Ok(n)) => {
-                    if let Err(e) = conn.recv(take_read(&mut buf, n), Instant::now()) {
+                Step::Read(Ok(data)) => {
+                    if let Err(e) = conn.recv(data, Instant::now()) {
                         // GOAWAY is queued; it goes out next round.
                         eprintln!("connection {id}: {e}");
                     }
@@ -227,7 +249,7 @@ pub async fn run_server_connection<A: ServerApp>(
                 Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Step::Wrote(Ok(n)) => out.advance(n),
                 Step::Wake => app.on_wake(&mut conn, Instant::now()),
-                Step::Timer => {}
+                Step::Timer | Step::Spurious => {}
             }
         }
     }
@@ -267,7 +289,7 @@ pub async fn run_client<A: ClientApp>(
     app.start(&mut conn, Instant::now());
     // Nothing wakes a client from outside: a channel whose sender is gone.
     let (_, wake) = smol::channel::bounded::<()>(1);
-    let (mut out, mut buf) = (Outbox::default(), BytesMut::new());
+    let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
     let (mut eof, mut shut) = (false, false);
     loop {
         let now = Instant::now();
@@ -290,12 +312,12 @@ pub async fn run_client<A: ClientApp>(
         }
         let timer = earliest(conn.poll_timeout(), app.poll_timeout());
         match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
-            Step::Read(Ok(0)) => {
+            Step::Read(Ok(data)) if data.is_empty() => {
                 eof = true;
                 conn.recv_eof(Instant::now());
             }
-            Step::Read(Ok(n)) => {
-                if let Err(e) = conn.recv(take_read(&mut buf, n), Instant::now()) {
+            Step::Read(Ok(data)) => {
+                if let Err(e) = conn.recv(data, Instant::now()) {
                     eprintln!("client connection: {e}");
                 }
             }
@@ -306,7 +328,7 @@ pub async fn run_client<A: ClientApp>(
             }
             Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
             Step::Wrote(Ok(n)) => out.advance(n),
-            Step::Wake | Step::Timer => {}
+            Step::Wake | Step::Timer | Step::Spurious => {}
         }
     }
 }

@@ -13,21 +13,20 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::{ClientApp, Outbox, Server, ServerApp, dispatch_client, dispatch_server, earliest};
+use super::{
+    ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
+};
 
 /// How long a graceful shutdown waits for connections before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Bytes asked of the socket per read.
-const READ_SIZE: usize = 64 << 10;
 
 /// A [`Waker`] that stores a permit in a `Notify`: a wake that comes while
 /// the task is busy is seen at its next wait, never lost.
@@ -144,32 +143,53 @@ where
 
 /// What ended one wait of a connection loop.
 enum Step {
-    Read(io::Result<usize>),
+    /// Bytes read (empty: the peer closed its side).
+    Read(io::Result<Bytes>),
     Wrote(io::Result<usize>),
     Wake,
     Timer,
+    /// Readiness without bytes after all.
+    Spurious,
 }
 
 /// Waits for the next thing to do: input, room for output, a wake, or the
 /// timer. Every branch is cancel-safe: a branch that loses the race has
-/// read or written nothing.
+/// read or written nothing. The read branch waits for readiness only and
+/// reads afterwards, so a waiting connection holds no read buffer
+/// ([`ReadBuffer`]).
 async fn next_step(
     socket: &mut TcpStream,
-    buf: &mut BytesMut,
+    buf: &mut ReadBuffer,
     eof: bool,
     out: &Outbox,
     wake: &Notify,
     timer: Option<Instant>,
 ) -> Step {
-    let (mut rd, mut wr) = socket.split();
+    let (rd, mut wr) = socket.split();
     let slices = out.slices();
     let sleep = tokio::time::sleep_until(timer.unwrap_or_else(Instant::now).into());
-    buf.reserve(READ_SIZE);
-    tokio::select! {
-        r = rd.read_buf(buf), if !eof => Step::Read(r),
-        r = wr.write_vectored(&slices), if !out.is_empty() => Step::Wrote(r),
-        _ = wake.notified() => Step::Wake,
-        _ = sleep, if timer.is_some() => Step::Timer,
+    let readable = tokio::select! {
+        r = rd.readable(), if !eof => r,
+        r = wr.write_vectored(&slices), if !out.is_empty() => return Step::Wrote(r),
+        _ = wake.notified() => return Step::Wake,
+        _ = sleep, if timer.is_some() => return Step::Timer,
+    };
+    if let Err(e) = readable {
+        return Step::Read(Err(e));
+    }
+    match socket.try_read_buf(buf.room()) {
+        Ok(0) => Step::Read(Ok(Bytes::new())),
+        Ok(n) => Step::Read(Ok(buf.filled(n))),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            buf.nothing_read();
+            Step::Spurious
+        }
+        Err(e) => Step::Read(Err(e)),
     }
 }
 
@@ -186,7 +206,7 @@ pub async fn run_server_connection<A: ServerApp>(
     server.register(id, waker);
     let result = async {
         let mut conn = server::Connection::new(config, Instant::now());
-        let (mut out, mut buf) = (Outbox::default(), BytesMut::new());
+        let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
         let (mut eof, mut shut) = (false, false);
         loop {
             let now = Instant::now();
@@ -208,12 +228,12 @@ pub async fn run_server_connection<A: ServerApp>(
             }
             let timer = earliest(conn.poll_timeout(), app.poll_timeout());
             match next_step(&mut socket, &mut buf, eof, &out, &wake, timer).await {
-                Step::Read(Ok(0)) => {
+                Step::Read(Ok(data)) if data.is_empty() => {
                     eof = true;
                     conn.recv_eof(Instant::now());
                 }
-                Step::Read(Ok(_)) => {
-                    if let Err(e) = conn.recv(buf.split().freeze(), Instant::now()) {
+                Step::Read(Ok(data)) => {
+                    if let Err(e) = conn.recv(data, Instant::now()) {
                         // GOAWAY is queued; it goes out next round.
                         eprintln!("connection {id}: {e}");
                     }
@@ -226,7 +246,7 @@ pub async fn run_server_connection<A: ServerApp>(
                 Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Step::Wrote(Ok(n)) => out.advance(n),
                 Step::Wake => app.on_wake(&mut conn, Instant::now()),
-                Step::Timer => {}
+                Step::Timer | Step::Spurious => {}
             }
         }
     }
@@ -266,7 +286,7 @@ pub async fn run_client<A: ClientApp>(
     app.start(&mut conn, Instant::now());
     // Nothing wakes a client from outside; the Notify only fills the slot.
     let wake = Notify::new();
-    let (mut out, mut buf) = (Outbox::default(), BytesMut::new());
+    let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
     let (mut eof, mut shut) = (false, false);
     loop {
         let now = Instant::now();
@@ -289,12 +309,12 @@ pub async fn run_client<A: ClientApp>(
         }
         let timer = earliest(conn.poll_timeout(), app.poll_timeout());
         match next_step(&mut socket, &mut buf, eof, &out, &wake, timer).await {
-            Step::Read(Ok(0)) => {
+            Step::Read(Ok(data)) if data.is_empty() => {
                 eof = true;
                 conn.recv_eof(Instant::now());
             }
-            Step::Read(Ok(_)) => {
-                if let Err(e) = conn.recv(buf.split().freeze(), Instant::now()) {
+            Step::Read(Ok(data)) => {
+                if let Err(e) = conn.recv(data, Instant::now()) {
                     eprintln!("client connection: {e}");
                 }
             }
@@ -305,7 +325,7 @@ pub async fn run_client<A: ClientApp>(
             }
             Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
             Step::Wrote(Ok(n)) => out.advance(n),
-            Step::Wake | Step::Timer => {}
+            Step::Wake | Step::Timer | Step::Spurious => {}
         }
     }
 }
