@@ -2,17 +2,26 @@
 //! the client connection preface first in the server role (§3.4).
 //!
 //! Input is kept as the chunks the caller pushed. A frame that lies within
-//! one chunk is sliced out of it, without a copy; only a frame whose bytes
-//! straddle chunks is copied, once, into a buffer sized for it. The length
-//! is checked against the maximum as soon as the 9-byte header is seen, so
-//! an oversized payload is never buffered.
+//! one chunk is sliced out of it, without a copy; a frame whose bytes
+//! straddle chunks is copied, once, into a buffer sized for it, except an
+//! unpadded DATA frame: its payload is handed out in pieces, each a slice
+//! of a chunk of at least [`MIN_DATA_PIECE`] bytes (small runs are gathered
+//! by copying), so message bodies are never copied here whatever the read
+//! sizes. The length is checked against the maximum as soon as the 9-byte
+//! header is seen, so an oversized payload is never buffered.
 
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{FRAME_HEADER_LEN, Frame, FrameError, FrameHeader, PREFACE};
+use super::{Data, FRAME_HEADER_LEN, Frame, FrameError, FrameHeader, PREFACE, flags, kind};
 use crate::error::ErrorCode;
+
+/// The smallest piece of a DATA payload handed out as a slice of a chunk;
+/// shorter runs are gathered by copying, so a peer that dribbles bytes
+/// costs a bounded number of pieces per byte (at most two per
+/// `MIN_DATA_PIECE` bytes).
+pub(crate) const MIN_DATA_PIECE: usize = 4096;
 
 /// Splits received bytes into frames.
 #[derive(Debug)]
@@ -30,6 +39,9 @@ pub struct FrameDecoder {
     partial: BytesMut,
     /// The header of the frame whose payload is awaited.
     header: Option<FrameHeader>,
+    /// While an unpadded DATA frame is handed out in pieces: its payload
+    /// bytes not handed out yet (`partial` holds the start of them).
+    data_rest: Option<usize>,
     /// The connection error this decoder stopped on.
     error: Option<FrameError>,
 }
@@ -44,6 +56,7 @@ impl FrameDecoder {
             queued: 0,
             partial: BytesMut::new(),
             header: None,
+            data_rest: None,
             error: None,
         }
     }
@@ -86,6 +99,7 @@ impl FrameDecoder {
                 self.queued = 0;
                 self.partial = BytesMut::new();
                 self.header = None;
+                self.data_rest = None;
             }
         }
         result
@@ -117,6 +131,13 @@ impl FrameDecoder {
                 h
             }
         };
+        if header.kind == kind::DATA
+            && header.flags & flags::PADDED == 0
+            && !header.stream_id.is_zero()
+            && (self.data_rest.is_some() || self.straddles(header.length as usize))
+        {
+            return Ok(self.take_data_piece(header));
+        }
         let Some(payload) = self.take_payload(header.length as usize) else {
             return Ok(None);
         };
@@ -183,6 +204,69 @@ impl FrameDecoder {
             return None;
         }
         Some(self.partial.split().freeze())
+    }
+
+    /// Whether a payload of `len` bytes, not started yet, goes out in
+    /// pieces: it is long, and the front chunk does not hold all of it.
+    fn straddles(&self, len: usize) -> bool {
+        len >= MIN_DATA_PIECE
+            && self.partial.is_empty()
+            && self.chunks.front().is_some_and(|f| f.len() < len)
+    }
+
+    /// The next piece of the unpadded DATA frame `header`, if one is ready;
+    /// the last piece carries END_STREAM and ends the frame. Pieces are
+    /// slices of chunks holding at least [`MIN_DATA_PIECE`] bytes of the
+    /// payload (or all the rest of it); shorter runs are gathered into
+    /// `partial` and go out on their own.
+    fn take_data_piece(&mut self, header: FrameHeader) -> Option<Frame> {
+        let rest = *self.data_rest.get_or_insert(header.length as usize);
+        let want = rest.min(MIN_DATA_PIECE);
+        let piece = loop {
+            let avail = self.chunks.front().map_or(0, Bytes::len);
+            if self.partial.is_empty() {
+                if avail == 0 {
+                    return None;
+                }
+                if avail >= want {
+                    // A slice: no copy.
+                    let n = rest.min(avail);
+                    let front = self.chunks.front_mut()?;
+                    let piece = front.split_to(n);
+                    self.consume_front(0);
+                    self.queued -= n;
+                    break piece;
+                }
+            } else if avail >= MIN_DATA_PIECE {
+                // Gathered bytes go out before the slice that follows.
+                break self.partial.split().freeze();
+            }
+            // Gather a short run, one chunk at a time (so that a long
+            // chunk after it is sliced, not copied).
+            let n = avail.min(want - self.partial.len());
+            if n == 0 {
+                return None;
+            }
+            let front = self.chunks.front()?;
+            self.partial.extend_from_slice(&front[..n]);
+            self.consume_front(n);
+            if self.partial.len() == want {
+                break self.partial.split().freeze();
+            }
+        };
+        let rest = rest - piece.len();
+        if rest == 0 {
+            self.data_rest = None;
+            self.header = None;
+        } else {
+            self.data_rest = Some(rest);
+        }
+        Some(Frame::Data(Data {
+            stream_id: header.stream_id,
+            flow_len: piece.len() as u32,
+            payload: piece,
+            end_stream: rest == 0 && header.flags & flags::END_STREAM != 0,
+        }))
     }
 
     /// Moves bytes from the chunks into `partial` until it holds `target`.
@@ -731,5 +815,136 @@ mod tests {
                 while let Ok(Some(_)) = d.decode() {}
             }
         }
+    }
+
+    /// A long unpadded DATA frame: its bytes and its payload.
+    fn long_data(len: usize, end_stream: bool) -> (Vec<u8>, Vec<u8>) {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut b = BytesMut::new();
+        b.put_slice(&Data::head(StreamId(1), len as u32, end_stream));
+        b.put_slice(&payload);
+        (b.to_vec(), payload)
+    }
+
+    /// Decodes `chunks` (pushed one by one) into DATA pieces, checking
+    /// that they add up to one frame of `payload`.
+    fn pieces(chunks: &[Bytes], payload: &[u8], end_stream: bool) -> Vec<Data> {
+        let mut d = FrameDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        for c in chunks {
+            d.push(c.clone());
+            drain(&mut d, &mut out);
+        }
+        assert_eq!(d.buffered_len(), 0);
+        let pieces: Vec<Data> = out
+            .into_iter()
+            .map(|f| match f {
+                Frame::Data(d) => d,
+                other => panic!("expected DATA, got {other:?}"),
+            })
+            .collect();
+        let joined: Vec<u8> = pieces.iter().flat_map(|p| p.payload.to_vec()).collect();
+        assert_eq!(joined, payload);
+        let flow: u32 = pieces.iter().map(|p| p.flow_len).sum();
+        assert_eq!(flow as usize, payload.len());
+        for (i, p) in pieces.iter().enumerate() {
+            assert!(!p.payload.is_empty());
+            assert_eq!(p.flow_len as usize, p.payload.len());
+            assert_eq!(p.end_stream, end_stream && i == pieces.len() - 1);
+        }
+        pieces
+    }
+
+    #[test]
+    fn long_data_across_chunks_is_sliced_not_copied() {
+        let (wire, payload) = long_data(20_000, true);
+        // The header and the message prefix in one chunk, the body in the
+        // next: as a sender writes a frame header and a message's Bytes.
+        let wire = Bytes::from(wire);
+        let (head, body) = (wire.slice(..14), wire.slice(14..));
+        let p = pieces(&[head, body.clone()], &payload, true);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].payload.len(), 5);
+        // The body is the pushed chunk itself.
+        assert_eq!(p[1].payload.as_ptr(), body.as_ptr());
+        assert_eq!(p[1].payload.len(), body.len());
+    }
+
+    #[test]
+    fn long_data_in_large_reads_is_sliced() {
+        let (wire, payload) = long_data(50_000, false);
+        let wire = Bytes::from(wire);
+        let chunks: Vec<Bytes> = [0, 16_384, 32_768, wire.len()]
+            .windows(2)
+            .map(|w| wire.slice(w[0]..w[1]))
+            .collect();
+        let p = pieces(&chunks, &payload, false);
+        // One piece per chunk, each a slice of it.
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[1].payload.as_ptr(), chunks[1].as_ptr());
+        assert_eq!(p[2].payload.as_ptr(), chunks[2].as_ptr());
+    }
+
+    #[test]
+    fn dribbled_data_is_gathered_into_few_pieces() {
+        let (wire, payload) = long_data(20_000, true);
+        for step in [1, 7, 1000] {
+            let chunks: Vec<Bytes> = wire.chunks(step).map(Bytes::copy_from_slice).collect();
+            let p = pieces(&chunks, &payload, true);
+            // At most two pieces per MIN_DATA_PIECE bytes, whatever the
+            // chunking; every piece but the last is a full gathering.
+            assert!(
+                p.len() <= 2 * payload.len().div_ceil(MIN_DATA_PIECE),
+                "{step}: {}",
+                p.len()
+            );
+            for piece in &p[..p.len() - 1] {
+                assert!(piece.payload.len() >= MIN_DATA_PIECE || step >= MIN_DATA_PIECE);
+            }
+        }
+    }
+
+    #[test]
+    fn short_or_padded_data_across_chunks_stays_one_frame() {
+        // Shorter than a piece: copied once, one frame, as before.
+        let (wire, payload) = long_data(MIN_DATA_PIECE - 1, true);
+        let chunks: Vec<Bytes> = wire.chunks(100).map(Bytes::copy_from_slice).collect();
+        assert_eq!(pieces(&chunks, &payload, true).len(), 1);
+        // Padded: the padding length comes first and the padding last, so
+        // the frame is gathered whole and parsed as one.
+        let mut b = BytesMut::new();
+        let body = vec![9u8; 10_000];
+        b.put_slice(&wire_header(kind::DATA, flags::PADDED, 1, 10_003));
+        b.put_u8(2);
+        b.put_slice(&body);
+        b.put_slice(&[0, 0]);
+        let chunks: Vec<Bytes> = b.chunks(4500).map(Bytes::copy_from_slice).collect();
+        let p = pieces_padded(&chunks);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].payload, body);
+        assert_eq!(p[0].flow_len, 10_003);
+    }
+
+    fn wire_header(kind: u8, flags: u8, stream: u32, len: usize) -> Vec<u8> {
+        let mut v = (len as u32).to_be_bytes()[1..].to_vec();
+        v.push(kind);
+        v.push(flags);
+        v.extend_from_slice(&stream.to_be_bytes());
+        v
+    }
+
+    fn pieces_padded(chunks: &[Bytes]) -> Vec<Data> {
+        let mut d = FrameDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        for c in chunks {
+            d.push(c.clone());
+            drain(&mut d, &mut out);
+        }
+        out.into_iter()
+            .map(|f| match f {
+                Frame::Data(d) => d,
+                other => panic!("expected DATA, got {other:?}"),
+            })
+            .collect()
     }
 }

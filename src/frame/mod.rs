@@ -184,11 +184,16 @@ pub struct Data {
     /// Never zero (a zero id is rejected on parse).
     pub stream_id: StreamId,
     /// The data, padding removed: a slice of the received bytes.
+    ///
+    /// [`FrameDecoder`] hands a long unpadded DATA
+    /// frame whose bytes arrive in several chunks out as several `Data`,
+    /// each a piece of the payload (so it is never copied): only the last
+    /// carries END_STREAM, and their `flow_len`s add up to the frame's.
     pub payload: Bytes,
     /// END_STREAM flag.
     pub end_stream: bool,
     /// The whole frame payload length, padding included: what counts
-    /// against flow control (§6.9.1).
+    /// against flow control (§6.9.1); a piece's own length for a piece.
     pub flow_len: u32,
 }
 

@@ -376,10 +376,19 @@ impl Connection {
                 return true;
             }
         }
+        // The first DATA frame of a transmit may be as long as the peer
+        // allows (its payload goes out as the caller's `Bytes`, not a copy):
+        // a peer that asks for long frames gets a message in one frame, and
+        // can take it without gathering it from pieces.
+        let cap = if *budget == TRANSMIT_BUDGET {
+            usize::MAX
+        } else {
+            *budget
+        };
         let room = (stream.send_window.available() as usize)
             .min(conn_avail)
             .min(max_frame)
-            .min(*budget);
+            .min(cap);
         let len = stream.queued_bytes.min(room);
         let end = stream.end_queued && stream.queued_bytes == len && stream.trailers.is_none();
         let head = Data::head(id, len as u32, end);
