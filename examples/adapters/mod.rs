@@ -23,7 +23,7 @@ use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use grpc_sansio::h2::Transmit;
@@ -172,21 +172,30 @@ pub fn dispatch_client<A: ClientApp>(conn: &mut client::Connection, app: &mut A,
 /// Reads go into one allocation, handed to the core as `Bytes` slices
 /// (zero-copy: DATA payloads stay slices of it). A read that fills the room
 /// it was given doubles the next one (up to [`ReadBuffer::MAX`]), so bulk
-/// transfers take few, large reads; a read that leaves room means the
-/// socket is drained: the rest of the allocation is let go (it is freed
-/// once the core drops its slices) and the next read starts afresh, smaller
-/// when the reads are small. An idle connection thus holds no read buffer,
-/// which is most of what a connection costs.
+/// transfers take few, large reads; small reads halve it (down to
+/// [`ReadBuffer::MIN`]). Two allocations take turns: when one is full, the
+/// core usually still holds a slice of it (the start of a frame), so the
+/// next read goes to the other, which by then is free again and is reused
+/// in place (fresh memory for every read would cost a page fault per
+/// 4 KiB). Once no read came for [`ReadBuffer::QUIET`], both are let go
+/// (freed when the core drops its slices): an idle connection holds no read
+/// buffer. The adapter's timer includes [`release_at`](Self::release_at).
 pub struct ReadBuffer {
     buf: BytesMut,
+    /// The allocation used before `buf`, kept to be reused once free.
+    spare: BytesMut,
     size: usize,
+    /// When the last read came, while `buf` or `spare` holds memory.
+    last_read: Option<Instant>,
 }
 
 impl Default for ReadBuffer {
     fn default() -> Self {
         ReadBuffer {
             buf: BytesMut::new(),
+            spare: BytesMut::new(),
             size: Self::MIN,
+            last_read: None,
         }
     }
 }
@@ -196,12 +205,19 @@ impl ReadBuffer {
     pub const MIN: usize = 4 << 10;
     /// The largest read.
     pub const MAX: usize = 256 << 10;
+    /// How long without a read before the buffers are let go.
+    pub const QUIET: Duration = Duration::from_millis(50);
 
     /// Room for the next read (call only when the socket is readable, so
     /// that an idle connection allocates nothing).
     pub fn room(&mut self) -> &mut BytesMut {
         if self.buf.capacity() - self.buf.len() < self.size {
-            self.buf.reserve(self.size);
+            if self.spare.try_reclaim(self.size) {
+                std::mem::swap(&mut self.buf, &mut self.spare);
+            } else {
+                let full = std::mem::replace(&mut self.buf, BytesMut::with_capacity(self.size));
+                self.spare = full;
+            }
         }
         &mut self.buf
     }
@@ -216,8 +232,8 @@ impl ReadBuffer {
     }
 
     /// `n` bytes were read into [`room`](Self::room) (or
-    /// [`room_zeroed`](Self::room_zeroed)): the bytes for the core.
-    pub fn filled(&mut self, n: usize) -> Bytes {
+    /// [`room_zeroed`](Self::room_zeroed)) at `now`: the bytes for the core.
+    pub fn filled(&mut self, n: usize, now: Instant) -> Bytes {
         if self.buf.len() > n {
             // room_zeroed: keep only what was read.
             self.buf.truncate(n);
@@ -226,19 +242,32 @@ impl ReadBuffer {
         let data = self.buf.split().freeze();
         if n >= room {
             self.size = (self.size * 2).min(Self::MAX);
-        } else {
-            if n < self.size / 4 {
-                self.size = (self.size / 2).max(Self::MIN);
-            }
-            self.buf = BytesMut::new();
+        } else if n < self.size / 4 {
+            self.size = (self.size / 2).max(Self::MIN);
         }
+        self.last_read = Some(now);
         data
     }
 
-    /// The socket had nothing after all (readiness was stale): lets go of
-    /// the room taken for the read.
-    pub fn nothing_read(&mut self) {
-        self.buf = BytesMut::new();
+    /// A read found nothing (readiness was stale) at `now`: whatever room
+    /// was taken for it is let go after [`QUIET`](Self::QUIET) too.
+    pub fn nothing_read(&mut self, now: Instant) {
+        self.last_read.get_or_insert(now);
+    }
+
+    /// When the buffers are let go if no read comes first (`None`: nothing
+    /// held).
+    pub fn release_at(&self) -> Option<Instant> {
+        self.last_read.map(|t| t + Self::QUIET)
+    }
+
+    /// Lets go of the buffers if no read came for [`QUIET`](Self::QUIET).
+    pub fn on_timer(&mut self, now: Instant) {
+        if self.release_at().is_some_and(|t| t <= now) {
+            self.buf = BytesMut::new();
+            self.spare = BytesMut::new();
+            self.last_read = None;
+        }
     }
 }
 

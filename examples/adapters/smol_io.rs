@@ -179,17 +179,17 @@ async fn next_step(
     let mut sock: &std::net::TcpStream = io.get_ref();
     match io::Read::read(&mut sock, buf.room_zeroed()) {
         Ok(0) => {
-            buf.nothing_read();
+            buf.nothing_read(Instant::now());
             Step::Read(Ok(Bytes::new()))
         }
-        Ok(n) => Step::Read(Ok(buf.filled(n))),
+        Ok(n) => Step::Read(Ok(buf.filled(n, Instant::now()))),
         Err(e)
             if matches!(
                 e.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
             ) =>
         {
-            buf.nothing_read();
+            buf.nothing_read(Instant::now());
             Step::Spurious
         }
         Err(e) => Step::Read(Err(e)),
@@ -229,7 +229,10 @@ pub async fn run_server_connection<A: ServerApp>(
             if out.is_empty() && conn.is_closed() {
                 return Ok(());
             }
-            let timer = earliest(conn.poll_timeout(), app.poll_timeout());
+            let timer = earliest(
+                earliest(conn.poll_timeout(), app.poll_timeout()),
+                buf.release_at(),
+            );
             match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
                 Step::Read(Ok(data)) if data.is_empty() => {
                     eof = true;
@@ -249,7 +252,8 @@ pub async fn run_server_connection<A: ServerApp>(
                 Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Step::Wrote(Ok(n)) => out.advance(n),
                 Step::Wake => app.on_wake(&mut conn, Instant::now()),
-                Step::Timer | Step::Spurious => {}
+                Step::Timer => buf.on_timer(Instant::now()),
+                Step::Spurious => {}
             }
         }
     }
@@ -310,7 +314,10 @@ pub async fn run_client<A: ClientApp>(
             let _ = socket.shutdown(std::net::Shutdown::Both);
             return Ok(());
         }
-        let timer = earliest(conn.poll_timeout(), app.poll_timeout());
+        let timer = earliest(
+            earliest(conn.poll_timeout(), app.poll_timeout()),
+            buf.release_at(),
+        );
         match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
             Step::Read(Ok(data)) if data.is_empty() => {
                 eof = true;
@@ -328,7 +335,8 @@ pub async fn run_client<A: ClientApp>(
             }
             Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
             Step::Wrote(Ok(n)) => out.advance(n),
-            Step::Wake | Step::Timer | Step::Spurious => {}
+            Step::Timer => buf.on_timer(Instant::now()),
+            Step::Wake | Step::Spurious => {}
         }
     }
 }
