@@ -187,6 +187,9 @@ pub struct ReadBuffer {
     size: usize,
     /// When the last read came, while `buf` or `spare` holds memory.
     last_read: Option<Instant>,
+    /// When to look whether reads stopped: moved only when it passes, so
+    /// a busy connection does not re-arm its timer on every read.
+    check_at: Option<Instant>,
 }
 
 impl Default for ReadBuffer {
@@ -196,6 +199,7 @@ impl Default for ReadBuffer {
             spare: BytesMut::new(),
             size: Self::MIN,
             last_read: None,
+            check_at: None,
         }
     }
 }
@@ -245,28 +249,44 @@ impl ReadBuffer {
         } else if n < self.size / 4 {
             self.size = (self.size / 2).max(Self::MIN);
         }
-        self.last_read = Some(now);
+        self.read_at(now);
         data
+    }
+
+    fn read_at(&mut self, now: Instant) {
+        self.last_read = Some(now);
+        self.check_at.get_or_insert(now + Self::QUIET);
     }
 
     /// A read found nothing (readiness was stale) at `now`: whatever room
     /// was taken for it is let go after [`QUIET`](Self::QUIET) too.
     pub fn nothing_read(&mut self, now: Instant) {
-        self.last_read.get_or_insert(now);
+        if self.last_read.is_none() {
+            self.read_at(now);
+        }
     }
 
-    /// When the buffers are let go if no read comes first (`None`: nothing
-    /// held).
+    /// When to call [`on_timer`](Self::on_timer) (`None`: nothing held).
     pub fn release_at(&self) -> Option<Instant> {
-        self.last_read.map(|t| t + Self::QUIET)
+        self.check_at
     }
 
-    /// Lets go of the buffers if no read came for [`QUIET`](Self::QUIET).
+    /// Lets go of the buffers if no read came for [`QUIET`](Self::QUIET);
+    /// otherwise looks again `QUIET` after the last read.
     pub fn on_timer(&mut self, now: Instant) {
-        if self.release_at().is_some_and(|t| t <= now) {
+        let (Some(check), Some(last)) = (self.check_at, self.last_read) else {
+            return;
+        };
+        if check > now {
+            return;
+        }
+        if last + Self::QUIET <= now {
             self.buf = BytesMut::new();
             self.spare = BytesMut::new();
             self.last_read = None;
+            self.check_at = None;
+        } else {
+            self.check_at = Some(last + Self::QUIET);
         }
     }
 }

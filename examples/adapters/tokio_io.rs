@@ -9,6 +9,7 @@
 //! bound on queued output stays the bound.
 
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 
 use super::{
     ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
@@ -152,6 +154,31 @@ enum Step {
     Spurious,
 }
 
+/// A connection's timer: one `Sleep`, moved only when the deadline moves
+/// (registering a timer on every wait would cost more than the wait).
+struct Timer {
+    sleep: Pin<Box<Sleep>>,
+    at: Option<Instant>,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        Timer {
+            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            at: None,
+        }
+    }
+
+    fn set(&mut self, at: Option<Instant>) {
+        if let Some(t) = at
+            && self.at != at
+        {
+            self.sleep.as_mut().reset(t.into());
+        }
+        self.at = at;
+    }
+}
+
 /// Waits for the next thing to do: input, room for output, a wake, or the
 /// timer. Every branch is cancel-safe: a branch that loses the race has
 /// read or written nothing. The read branch waits for readiness only and
@@ -163,16 +190,17 @@ async fn next_step(
     eof: bool,
     out: &Outbox,
     wake: &Notify,
-    timer: Option<Instant>,
+    timer: &mut Timer,
 ) -> Step {
     let (rd, mut wr) = socket.split();
     let slices = out.slices();
-    let sleep = tokio::time::sleep_until(timer.unwrap_or_else(Instant::now).into());
+    let armed = timer.at.is_some();
+    let sleep = timer.sleep.as_mut();
     let readable = tokio::select! {
         r = rd.readable(), if !eof => r,
         r = wr.write_vectored(&slices), if !out.is_empty() => return Step::Wrote(r),
         _ = wake.notified() => return Step::Wake,
-        _ = sleep, if timer.is_some() => return Step::Timer,
+        _ = sleep, if armed => return Step::Timer,
     };
     if let Err(e) = readable {
         return Step::Read(Err(e));
@@ -207,6 +235,7 @@ pub async fn run_server_connection<A: ServerApp>(
     let result = async {
         let mut conn = server::Connection::new(config, Instant::now());
         let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
+        let mut timer = Timer::new();
         let (mut eof, mut shut) = (false, false);
         loop {
             let now = Instant::now();
@@ -226,11 +255,11 @@ pub async fn run_server_connection<A: ServerApp>(
             if out.is_empty() && conn.is_closed() {
                 return Ok(());
             }
-            let timer = earliest(
+            timer.set(earliest(
                 earliest(conn.poll_timeout(), app.poll_timeout()),
                 buf.release_at(),
-            );
-            match next_step(&mut socket, &mut buf, eof, &out, &wake, timer).await {
+            ));
+            match next_step(&mut socket, &mut buf, eof, &out, &wake, &mut timer).await {
                 Step::Read(Ok(data)) if data.is_empty() => {
                     eof = true;
                     conn.recv_eof(Instant::now());
@@ -291,6 +320,7 @@ pub async fn run_client<A: ClientApp>(
     // Nothing wakes a client from outside; the Notify only fills the slot.
     let wake = Notify::new();
     let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
+    let mut timer = Timer::new();
     let (mut eof, mut shut) = (false, false);
     loop {
         let now = Instant::now();
@@ -311,11 +341,11 @@ pub async fn run_client<A: ClientApp>(
             let _ = socket.shutdown().await;
             return Ok(());
         }
-        let timer = earliest(
+        timer.set(earliest(
             earliest(conn.poll_timeout(), app.poll_timeout()),
             buf.release_at(),
-        );
-        match next_step(&mut socket, &mut buf, eof, &out, &wake, timer).await {
+        ));
+        match next_step(&mut socket, &mut buf, eof, &out, &wake, &mut timer).await {
             Step::Read(Ok(data)) if data.is_empty() => {
                 eof = true;
                 conn.recv_eof(Instant::now());
