@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -205,9 +205,21 @@ async fn next_step(
     if let Err(e) = readable {
         return Step::Read(Err(e));
     }
-    match socket.try_read_buf(buf.room()) {
+    let room = buf.room();
+    let space = room.capacity() - room.len();
+    match socket.try_read_buf(room) {
         Ok(0) => Step::Read(Ok(Bytes::new())),
-        Ok(n) => Step::Read(Ok(buf.filled(n, Instant::now()))),
+        Ok(n) => {
+            if n < space {
+                // The socket is drained (it gave less than asked): say so
+                // to tokio without another read that would only find
+                // nothing. Bytes that come later raise readiness afresh.
+                let _ = socket.try_io(Interest::READABLE, || {
+                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                });
+            }
+            Step::Read(Ok(buf.filled(n, Instant::now())))
+        }
         Err(e)
             if matches!(
                 e.kind(),
