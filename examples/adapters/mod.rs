@@ -258,6 +258,30 @@ impl ReadBuffer {
         self.check_at.get_or_insert(now + Self::QUIET);
     }
 
+    /// What a non-blocking read into [`room`](Self::room) (or
+    /// [`room_zeroed`](Self::room_zeroed)) gave at `now`: `Some(Ok(bytes))`
+    /// for the core (empty at end of stream), `Some(Err)` if the socket
+    /// failed, `None` if there was nothing after all (stale readiness).
+    pub fn took(
+        &mut self,
+        read: std::io::Result<usize>,
+        now: Instant,
+    ) -> Option<std::io::Result<Bytes>> {
+        use std::io::ErrorKind::{Interrupted, WouldBlock};
+        match read {
+            Ok(0) => {
+                self.nothing_read(now);
+                Some(Ok(Bytes::new()))
+            }
+            Ok(n) => Some(Ok(self.filled(n, now))),
+            Err(e) if matches!(e.kind(), WouldBlock | Interrupted) => {
+                self.nothing_read(now);
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// A read found nothing (readiness was stale) at `now`: whatever room
     /// was taken for it is let go after [`QUIET`](Self::QUIET) too.
     pub fn nothing_read(&mut self, now: Instant) {

@@ -177,23 +177,9 @@ async fn next_step(
     }
     // Readable: the socket is non-blocking, so this read never waits.
     let mut sock: &std::net::TcpStream = io.get_ref();
-    match io::Read::read(&mut sock, buf.room_zeroed()) {
-        Ok(0) => {
-            buf.nothing_read(Instant::now());
-            Step::Read(Ok(Bytes::new()))
-        }
-        Ok(n) => Step::Read(Ok(buf.filled(n, Instant::now()))),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) =>
-        {
-            buf.nothing_read(Instant::now());
-            Step::Spurious
-        }
-        Err(e) => Step::Read(Err(e)),
-    }
+    let read = io::Read::read(&mut sock, buf.room_zeroed());
+    buf.took(read, Instant::now())
+        .map_or(Step::Spurious, Step::Read)
 }
 
 /// Drives one server connection until it closes.

@@ -207,30 +207,17 @@ async fn next_step(
     }
     let room = buf.room();
     let space = room.capacity() - room.len();
-    match socket.try_read_buf(room) {
-        Ok(0) => Step::Read(Ok(Bytes::new())),
-        Ok(n) => {
-            if n < space {
-                // The socket is drained (it gave less than asked): say so
-                // to tokio without another read that would only find
-                // nothing. Bytes that come later raise readiness afresh.
-                let _ = socket.try_io(Interest::READABLE, || {
-                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
-                });
-            }
-            Step::Read(Ok(buf.filled(n, Instant::now())))
-        }
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) =>
-        {
-            buf.nothing_read(Instant::now());
-            Step::Spurious
-        }
-        Err(e) => Step::Read(Err(e)),
+    let read = socket.try_read_buf(room);
+    if read.as_ref().is_ok_and(|&n| n > 0 && n < space) {
+        // The socket is drained (it gave less than asked): say so to tokio
+        // without another read that would only find nothing. Bytes that
+        // come later raise readiness afresh.
+        let _ = socket.try_io(Interest::READABLE, || {
+            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+        });
     }
+    buf.took(read, Instant::now())
+        .map_or(Step::Spurious, Step::Read)
 }
 
 /// Drives one server connection until it closes.
