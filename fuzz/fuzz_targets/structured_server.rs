@@ -84,6 +84,16 @@ enum Op {
         payload: Vec<u8>,
         end_stream: bool,
     },
+    /// A message too long for the input to spell out (`len` bytes of
+    /// `fill`): long DATA frames, which reads split by `Split` hand to the
+    /// core in pieces.
+    LongMessage {
+        stream: u8,
+        len: u16,
+        fill: u8,
+        end_stream: bool,
+        frames: u8,
+    },
     Rst {
         stream: u8,
         code: u32,
@@ -325,6 +335,30 @@ fuzz_target!(|input: In| {
             Op::Trailers { stream: s, fields } => {
                 let fields: Vec<Field> = fields.iter().take(8).map(|(n, v)| field(*n, v)).collect();
                 header_frames(&mut enc, stream(*s), &fields, true, 0, None, &mut wire);
+            }
+            Op::LongMessage {
+                stream: s,
+                len,
+                fill,
+                end_stream,
+                frames,
+            } => {
+                let mut msg = vec![0];
+                msg.extend(u32::from(*len).to_be_bytes());
+                msg.resize(5 + usize::from(*len), *fill);
+                let n = usize::from(*frames % 4) + 1;
+                let step = msg.len().div_ceil(n).min(16_384);
+                let chunks: Vec<&[u8]> = msg.chunks(step.max(1)).collect();
+                let last = chunks.len() - 1;
+                for (i, c) in chunks.into_iter().enumerate() {
+                    Frame::Data(Data {
+                        stream_id: stream(*s),
+                        payload: Bytes::copy_from_slice(c),
+                        end_stream: *end_stream && i == last,
+                        flow_len: c.len() as u32,
+                    })
+                    .encode(&mut wire);
+                }
             }
             Op::Message {
                 stream: s,
