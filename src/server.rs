@@ -430,6 +430,21 @@ impl Connection {
         self.calls.len()
     }
 
+    /// Gives back memory kept for reuse (see [`h2::Connection::shrink`]):
+    /// also the call table's node when no call is open, the message-prefix
+    /// arena and the capacity of empty event queues. Call it when the
+    /// connection goes quiet.
+    pub fn shrink(&mut self) {
+        if self.calls.is_empty() {
+            self.calls = BTreeMap::new();
+            self.deadlines = BTreeSet::new();
+        }
+        self.prefixes = call::PrefixArena::default();
+        self.events.shrink_to_fit();
+        self.message_flags.shrink_to_fit();
+        self.h2.shrink();
+    }
+
     /// Bytes held by the connection and its calls (see
     /// [`h2::Connection::held_bytes`]): partial messages, call records,
     /// deadlines and queued events included.

@@ -295,22 +295,25 @@ impl ReadBuffer {
         self.check_at
     }
 
-    /// Lets go of the buffers if no read came for [`QUIET`](Self::QUIET);
-    /// otherwise looks again `QUIET` after the last read.
-    pub fn on_timer(&mut self, now: Instant) {
+    /// Lets go of the buffers if no read came for [`QUIET`](Self::QUIET)
+    /// and returns true (the connection went quiet: a moment to call its
+    /// `shrink` too); otherwise looks again `QUIET` after the last read.
+    pub fn on_timer(&mut self, now: Instant) -> bool {
         let (Some(check), Some(last)) = (self.check_at, self.last_read) else {
-            return;
+            return false;
         };
         if check > now {
-            return;
+            return false;
         }
         if last + Self::QUIET <= now {
             self.buf = BytesMut::new();
             self.spare = BytesMut::new();
             self.last_read = None;
             self.check_at = None;
+            true
         } else {
             self.check_at = Some(last + Self::QUIET);
+            false
         }
     }
 }

@@ -277,7 +277,11 @@ pub async fn run_server_connection<A: ServerApp>(
                 Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Step::Wrote(Ok(n)) => out.advance(n),
                 Step::Wake => app.on_wake(&mut conn, Instant::now()),
-                Step::Timer => buf.on_timer(Instant::now()),
+                Step::Timer => {
+                    if buf.on_timer(Instant::now()) {
+                        conn.shrink();
+                    }
+                }
                 Step::Spurious => {}
             }
         }
@@ -361,7 +365,11 @@ pub async fn run_client<A: ClientApp>(
             }
             Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
             Step::Wrote(Ok(n)) => out.advance(n),
-            Step::Timer => buf.on_timer(Instant::now()),
+            Step::Timer => {
+                if buf.on_timer(Instant::now()) {
+                    conn.shrink();
+                }
+            }
             Step::Wake | Step::Spurious => {}
         }
     }

@@ -105,6 +105,14 @@ impl FrameDecoder {
         result
     }
 
+    /// Gives back the capacity of an empty gathering buffer and queue.
+    pub fn shrink(&mut self) {
+        if self.partial.is_empty() {
+            self.partial = BytesMut::new();
+        }
+        self.chunks.shrink_to_fit();
+    }
+
     /// Bytes held: pushed and not yet consumed, plus the start of a frame
     /// that straddles chunks.
     pub fn buffered_len(&self) -> usize {
