@@ -216,8 +216,13 @@ impl BenchApp {
             }
             Call::Echo { pending, .. } => match BenchRequest::decode(BenchMethod::BidiEcho, data) {
                 Ok(BenchRequest::BidiEcho(p)) => {
-                    pending.push_back(codec::encode(&p));
-                    self.pump(conn, call);
+                    let m = codec::encode(&p);
+                    // Straight out when nothing waits (the queue is for a
+                    // blocked call only, so an open stream holds none).
+                    if !(pending.is_empty() && conn.send_message(call, m.clone()).is_ok()) {
+                        pending.push_back(m);
+                        self.pump(conn, call);
+                    }
                 }
                 Ok(_) => {}
                 Err(status) => self.end(conn, call, status),
@@ -250,6 +255,9 @@ impl BenchApp {
                     match conn.send_message(call, m.clone()) {
                         Ok(()) => {
                             pending.pop_front();
+                            if pending.is_empty() {
+                                *pending = VecDeque::new();
+                            }
                         }
                         Err(server::CallError::Blocked) => break,
                         Err(_) => {
