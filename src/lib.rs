@@ -32,6 +32,7 @@
 
 pub mod client;
 pub mod codec;
+mod deque;
 pub mod error;
 pub mod frame;
 pub mod grpc;
