@@ -664,17 +664,17 @@ impl Connection {
                 fields,
                 end_stream,
             } => {
-                let Some(&id) = self.by_stream.get(&stream_id) else {
-                    return;
-                };
-                match kind {
-                    HeadersKind::Informational { .. } => {}
-                    HeadersKind::Response { status } => {
-                        self.on_response(id, status, &fields, end_stream)
+                if let Some(&id) = self.by_stream.get(&stream_id) {
+                    match kind {
+                        HeadersKind::Informational { .. } => {}
+                        HeadersKind::Response { status } => {
+                            self.on_response(id, status, &fields, end_stream)
+                        }
+                        HeadersKind::Trailers => self.on_trailers(id, &fields),
+                        HeadersKind::Request => {}
                     }
-                    HeadersKind::Trailers => self.on_trailers(id, &fields),
-                    HeadersKind::Request => {}
                 }
+                self.h2.recycle_fields(fields);
             }
             h2::Event::Data {
                 stream_id,

@@ -505,19 +505,18 @@ impl Connection {
         match ev {
             h2::Event::Headers {
                 stream_id,
-                kind: HeadersKind::Request,
+                kind,
                 fields,
                 end_stream,
-            } => self.on_request(stream_id, &fields, end_stream),
-            h2::Event::Headers {
-                stream_id,
-                end_stream: true,
-                ..
             } => {
-                // Trailers from a client: gRPC defines none; they end the request.
-                self.on_data(stream_id, Bytes::new(), true);
+                if kind == HeadersKind::Request {
+                    self.on_request(stream_id, &fields, end_stream);
+                } else if end_stream {
+                    // Trailers from a client: gRPC defines none; they end the request.
+                    self.on_data(stream_id, Bytes::new(), true);
+                }
+                self.h2.recycle_fields(fields);
             }
-            h2::Event::Headers { .. } => {}
             h2::Event::Data {
                 stream_id,
                 data,

@@ -18,7 +18,7 @@ use crate::frame::{
     self, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, GoAway, PrioritySpec,
     RstStream, Settings, StreamId, WindowUpdate,
 };
-use crate::hpack;
+use crate::hpack::{self, Field};
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +86,14 @@ pub(crate) enum Shutdown {
 }
 
 /// The PING payload of the graceful-shutdown round trip.
+/// Most field vectors kept for reuse: enough for the blocks decoded from
+/// one read before the application consumes them (a response's headers and
+/// trailers, a few requests).
+const SPARE_FIELD_VECS: usize = 4;
+/// Largest field vector kept for reuse (in fields; a gRPC header block
+/// has about ten).
+const SPARE_FIELD_CAPACITY: usize = 32;
+
 pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
 /// How a remembered closed stream ended.
@@ -113,6 +121,11 @@ pub struct Connection {
     pub(crate) hpack_enc: hpack::Encoder,
     pub(crate) block_buf: BytesMut,
     pub(crate) pending_block: Option<PendingBlock>,
+    /// Emptied field vectors handed back with
+    /// [`recycle_fields`](Self::recycle_fields), reused for the next
+    /// decoded header blocks (at most `SPARE_FIELD_VECS`, each of at most
+    /// `SPARE_FIELD_CAPACITY` fields).
+    pub(crate) spare_fields: Vec<Vec<Field>>,
 
     pub(crate) peer: PeerSettings,
     pub(crate) got_peer_settings: bool,
@@ -183,6 +196,7 @@ impl Connection {
             hpack_enc: hpack::Encoder::new(),
             block_buf: BytesMut::new(),
             pending_block: None,
+            spare_fields: Vec::new(),
             peer: PeerSettings::default(),
             got_peer_settings: false,
             handshake_deadline: now.checked_add(config.handshake_timeout),
@@ -327,6 +341,20 @@ impl Connection {
         Some(event)
     }
 
+    /// Hands back the `fields` of a consumed [`Event::Headers`], so that a
+    /// later header block is decoded into its storage instead of a new
+    /// allocation. Optional; a few vectors of modest capacity are kept
+    /// (and counted in [`held_bytes`](Self::held_bytes)), others dropped.
+    pub fn recycle_fields(&mut self, mut fields: Vec<Field>) {
+        if self.spare_fields.len() < SPARE_FIELD_VECS
+            && fields.capacity() > 0
+            && fields.capacity() <= SPARE_FIELD_CAPACITY
+        {
+            fields.clear();
+            self.spare_fields.push(fields);
+        }
+    }
+
     /// The next moment [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed_emitted {
@@ -405,6 +433,12 @@ impl Connection {
                 + core::mem::size_of::<ClosedStream>()
                 + MAP_ENTRY_OVERHEAD)
             + self.closed_order.capacity() * core::mem::size_of::<u32>();
+        let spare_fields = self.spare_fields.capacity() * core::mem::size_of::<Vec<Field>>()
+            + self
+                .spare_fields
+                .iter()
+                .map(|v| v.capacity() * core::mem::size_of::<Field>())
+                .sum::<usize>();
         let queues = self.ready.capacity() * core::mem::size_of::<u32>()
             + self.events.capacity() * core::mem::size_of::<Event>();
         self.decoder.buffered_len()
@@ -413,6 +447,7 @@ impl Connection {
             + self.hpack_enc.held_bytes()
             + self.out.capacity()
             + self.block_buf.capacity()
+            + spare_fields
             + self.queued_data
             + self.event_data_bytes
             + streams

@@ -256,8 +256,9 @@ impl Connection {
         end_stream: bool,
         priority: Option<PrioritySpec>,
     ) -> Res {
-        let decoded = match self.hpack_dec.decode(&block) {
-            Ok(fields) => Ok(fields),
+        let mut fields = self.spare_fields.pop().unwrap_or_default();
+        let decoded = match self.hpack_dec.decode_into(&block, &mut fields) {
+            Ok(()) => Ok(fields),
             Err(DecodeError::Compression { reason }) => {
                 return Err(ConnErr::new(ErrorCode::COMPRESSION_ERROR, reason));
             }

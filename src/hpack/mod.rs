@@ -146,7 +146,21 @@ impl Decoder {
     /// passed, but the whole block is still processed, so the dynamic table
     /// stays in sync with the peer's.
     pub fn decode(&mut self, block: &[u8]) -> Result<Vec<Field>, DecodeError> {
-        let result = self.decode_block(block);
+        let mut fields = Vec::new();
+        self.decode_into(block, &mut fields)?;
+        Ok(fields)
+    }
+
+    /// Like [`decode`](Self::decode), but appends the fields to `out`
+    /// after clearing it, so a caller that keeps a vector between blocks
+    /// decodes without allocating. On error `out` holds no meaningful
+    /// fields.
+    pub fn decode_into(&mut self, block: &[u8], out: &mut Vec<Field>) -> Result<(), DecodeError> {
+        out.clear();
+        let result = self.decode_block(block, out);
+        if result.is_err() {
+            out.clear();
+        }
         self.scratch.clear();
         if self.scratch.capacity() > SCRATCH_KEEP {
             self.scratch.shrink_to(SCRATCH_KEEP);
@@ -159,8 +173,7 @@ impl Decoder {
         self.table.size()
     }
 
-    fn decode_block(&mut self, block: &[u8]) -> Result<Vec<Field>, DecodeError> {
-        let mut fields = Vec::new();
+    fn decode_block(&mut self, block: &[u8], fields: &mut Vec<Field>) -> Result<(), DecodeError> {
         let mut pos = 0;
         let mut updates = 0u8;
         let mut in_fields = false;
@@ -203,7 +216,7 @@ impl Decoder {
             list_size = list_size.saturating_add(table::entry_size(repr.name_len, repr.value_len));
             if !over && list_size > self.max_list_size {
                 over = true;
-                fields = Vec::new();
+                fields.clear();
             }
             let incremental = matches!(
                 repr.kind,
@@ -230,7 +243,7 @@ impl Decoder {
                 limit: self.max_list_size,
             });
         }
-        Ok(fields)
+        Ok(())
     }
 
     fn check_required(&self) -> Result<(), DecodeError> {
@@ -660,6 +673,21 @@ mod tests {
         let f = d.decode(&[0x82]).unwrap();
         let again = d.decode(&[0x82]).unwrap();
         assert_eq!(f[0].name.as_ptr(), again[0].name.as_ptr());
+    }
+
+    #[test]
+    fn decode_into_reuses_the_vector() {
+        let mut d = Decoder::new(4096, 1 << 16);
+        let mut out = Vec::with_capacity(8);
+        let storage = out.as_ptr();
+        d.decode_into(&[0x82, 0x86], &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        d.decode_into(&[0x84], &mut out).unwrap();
+        assert_eq!(pairs(&out), [(&b":path"[..], &b"/"[..])]);
+        assert_eq!(out.as_ptr(), storage);
+        // An error leaves it empty.
+        assert!(d.decode_into(&[0x82, 0x80], &mut out).is_err());
+        assert!(out.is_empty());
     }
 
     fn no_panic(block: &[u8]) {
