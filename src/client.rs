@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::StreamId;
-use crate::grpc::call::{self, CallId, Inbound};
+use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
@@ -859,8 +859,8 @@ fn request_fields(
     own: &RequestBytes<'_>,
     request: &Request,
     now: Instant,
-) -> Vec<Field> {
-    let mut f = Vec::with_capacity(10 + request.metadata.len());
+) -> FieldBuf {
+    let mut f = FieldBuf::new();
     f.push(Field::new(&b":method"[..], &b"POST"[..]));
     f.push(Field::new(
         &b":scheme"[..],

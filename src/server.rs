@@ -20,7 +20,7 @@ use bytes::Bytes;
 
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::StreamId;
-use crate::grpc::call::{self, CallId, Inbound};
+use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
@@ -173,7 +173,7 @@ impl Connection {
         if call.headers_sent {
             return Err(CallError::HeadersSent);
         }
-        let mut f = Vec::with_capacity(4 + metadata.len());
+        let mut f = FieldBuf::new();
         f.push(Field::new(&b":status"[..], &b"200"[..]));
         f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
         if call.encoding != Encoding::Identity {
@@ -290,7 +290,7 @@ impl Connection {
         if let Some(d) = call.deadline {
             self.deadlines.remove(&(d, id));
         }
-        let mut f = Vec::with_capacity(6 + trailers.len());
+        let mut f = FieldBuf::new();
         if !call.headers_sent {
             // Trailers-Only (PROTOCOL-HTTP2.md).
             f.push(Field::new(&b":status"[..], &b"200"[..]));
@@ -666,7 +666,7 @@ impl Connection {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
-        let mut f = vec![
+        let mut f: FieldBuf = smallvec::smallvec![
             Field::new(&b":status"[..], &b"200"[..]),
             Field::new(&b"content-type"[..], call::CONTENT_TYPE),
             Field::new(

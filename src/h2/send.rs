@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes};
+use smallvec::SmallVec;
 
 use super::connection::{Connection, Role, SHUTDOWN_PING, Shutdown};
 use super::event::{Event, SendError, Transmit};
@@ -112,7 +113,7 @@ impl Connection {
             self.write_header_block(id, fields, true);
             self.after_local_end(id);
         } else {
-            stream.trailers = Some(fields.to_vec());
+            stream.trailers = Some(SmallVec::from(fields));
         }
         Ok(())
     }
