@@ -264,17 +264,18 @@ impl Connection {
     /// Drops the queued messages, half-close and writable events of a call
     /// (with the flags of its messages).
     fn drop_queued(&mut self, id: CallId) {
-        let mut flags = std::mem::take(&mut self.message_flags).into_iter();
-        let kept = &mut self.message_flags;
+        // The flags belong to the queued messages in order; drop those of
+        // the call's messages in place (keeping the queue's storage).
+        let mut messages = self.events.iter().filter_map(|e| match e {
+            Event::Message { call, .. } => Some(*call),
+            _ => None,
+        });
+        self.message_flags
+            .retain(|_| messages.next().is_none_or(|call| call != id));
         self.events.retain(|e| match e {
-            Event::Message { call, .. } => {
-                let flag = flags.next().unwrap_or(false);
-                if *call != id {
-                    kept.push_back(flag);
-                }
+            Event::Message { call, .. } | Event::HalfClose { call } | Event::Writable { call } => {
                 *call != id
             }
-            Event::HalfClose { call } | Event::Writable { call } => *call != id,
             _ => true,
         });
     }
