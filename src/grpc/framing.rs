@@ -11,8 +11,8 @@
 //! (PROTOCOL-HTTP2.md, "Data Frames"), so [`Deframer`] takes DATA payloads
 //! split anywhere and yields whole messages.
 
-use core::fmt;
 use bytes::{Buf, Bytes, BytesMut};
+use core::fmt;
 
 use super::status::{Code, Status};
 use crate::deque::SmallDeque;

@@ -257,7 +257,7 @@ impl Connection {
     pub(crate) fn write_header_block(&mut self, id: StreamId, fields: &[Field], end_stream: bool) {
         self.sent_since_ping = true;
         self.block_buf.clear();
-        self.hpack_enc.encode(fields.iter(), &mut self.block_buf);
+        self.hpack_enc.encode_block(fields, &mut self.block_buf);
         let max = self.peer.max_frame_size as usize;
         let block = &self.block_buf[..];
         let mut first = true;
