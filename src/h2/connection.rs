@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use super::budget::Budget;
 use super::config::{Config, ReleaseMode};
 use super::event::{Event, ResetBy};
+use super::fields::CheckMemo;
 use super::flow::{RecvWindow, SendWindow};
 use super::stream::{Input, State, Stream};
 use crate::error::{ConnectionError, ErrorCode};
@@ -126,6 +127,8 @@ pub struct Connection {
     /// decoded header blocks (at most `SPARE_FIELD_VECS`, each of at most
     /// `SPARE_FIELD_CAPACITY` fields).
     pub(crate) spare_fields: Vec<Vec<Field>>,
+    /// Check results of replayed header blocks.
+    pub(crate) check_memo: CheckMemo,
 
     pub(crate) peer: PeerSettings,
     pub(crate) got_peer_settings: bool,
@@ -197,6 +200,7 @@ impl Connection {
             block_buf: BytesMut::new(),
             pending_block: None,
             spare_fields: Vec::new(),
+            check_memo: CheckMemo::default(),
             peer: PeerSettings::default(),
             got_peer_settings: false,
             handshake_deadline: now.checked_add(config.handshake_timeout),

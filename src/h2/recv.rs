@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::connection::{ConnErr, Connection, PendingBlock, Res, Role, SHUTDOWN_PING, Shutdown};
 use super::event::{Event, HeadersKind, ResetBy};
-use super::fields::{self, BlockKind};
+use super::fields::BlockKind;
 use super::stream::{Input, RecvPhase, State, Stream};
 use crate::error::ErrorCode;
 use crate::frame::{
@@ -257,7 +257,9 @@ impl Connection {
         priority: Option<PrioritySpec>,
     ) -> Res {
         let mut fields = self.spare_fields.pop().unwrap_or_default();
-        let decoded = match self.hpack_dec.decode_into(&block, &mut fields) {
+        let decoded = self.hpack_dec.decode_into(&block, &mut fields);
+        let replayed = self.hpack_dec.replayed();
+        let decoded = match decoded {
             Ok(()) => Ok(fields),
             Err(DecodeError::Compression { reason }) => {
                 return Err(ConnErr::new(ErrorCode::COMPRESSION_ERROR, reason));
@@ -265,7 +267,7 @@ impl Connection {
             Err(DecodeError::ListTooLarge { .. }) => Err(()),
         };
         if self.streams.contains_key(&id.0) {
-            return self.on_stream_headers(id, decoded, end_stream);
+            return self.on_stream_headers(id, decoded, end_stream, replayed);
         }
         // No live stream: a new one, or a frame on a closed or idle one.
         let opens_new = !self.is_local_id(id) && id.0 > self.last_peer_id;
@@ -311,7 +313,7 @@ impl Connection {
         let Ok(fields) = decoded else {
             return self.refuse_large_request(id, end_stream);
         };
-        let info = match fields::check(&fields, BlockKind::Request) {
+        let info = match self.check_memo.check(&fields, BlockKind::Request, replayed) {
             Ok(info) => info,
             Err(e) => return self.stream_error(id, e.code, e.reason),
         };
@@ -372,8 +374,10 @@ impl Connection {
         id: StreamId,
         decoded: Result<Vec<Field>, ()>,
         end_stream: bool,
+        replayed: Option<u64>,
     ) -> Res {
         let role = self.role;
+        let check_memo = &mut self.check_memo;
         let Some(stream) = self.streams.get_mut(&id.0) else {
             return Ok(());
         };
@@ -389,7 +393,7 @@ impl Connection {
         };
         let kind = match (role, stream.recv_phase) {
             (Role::Client, RecvPhase::Initial) => {
-                let info = match fields::check(&fields, BlockKind::Response) {
+                let info = match check_memo.check(&fields, BlockKind::Response, replayed) {
                     Ok(info) => info,
                     Err(e) => return self.stream_error(id, e.code, e.reason),
                 };
@@ -417,7 +421,7 @@ impl Connection {
                         "trailers without END_STREAM (RFC 9113 §8.1)",
                     );
                 }
-                if let Err(e) = fields::check(&fields, BlockKind::Trailers) {
+                if let Err(e) = check_memo.check(&fields, BlockKind::Trailers, replayed) {
                     return self.stream_error(id, e.code, e.reason);
                 }
                 if role == Role::Server

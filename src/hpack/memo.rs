@@ -35,6 +35,8 @@ struct Entry {
     fields: Vec<(Bytes, Bytes)>,
     /// The header list size of the fields (RFC 9113 §6.5.2).
     list_size: usize,
+    /// Names this entry's contents among all ever stored.
+    stamp: u64,
 }
 
 impl Entry {
@@ -49,6 +51,8 @@ pub(crate) struct Memo {
     entries: [Entry; SLOTS],
     /// The slot the next new block replaces when none is free or stale.
     next: usize,
+    /// Blocks stored so far.
+    stored: u64,
 }
 
 /// Whether a block of `fields` fields and `wire` bytes may be remembered.
@@ -71,13 +75,18 @@ impl Memo {
             .map(|e| &e.wire[..])
     }
 
-    /// The fields `wire` decodes to and their header list size, if
+    /// The fields `wire` decodes to, their header list size and the
+    /// entry's stamp (the same stamp always means the same fields), if
     /// remembered for this table state.
-    pub(crate) fn by_wire(&self, changes: u64, wire: &[u8]) -> Option<(&[(Bytes, Bytes)], usize)> {
+    pub(crate) fn by_wire(
+        &self,
+        changes: u64,
+        wire: &[u8],
+    ) -> Option<(&[(Bytes, Bytes)], usize, u64)> {
         self.entries
             .iter()
             .find(|e| e.valid(changes) && e.wire[..] == *wire)
-            .map(|e| (&e.fields[..], e.list_size))
+            .map(|e| (&e.fields[..], e.list_size, e.stamp))
     }
 
     /// Remembers an indexed-only block (the caller checked [`fits`]),
@@ -96,7 +105,9 @@ impl Memo {
                 i
             }
         };
+        self.stored = self.stored.wrapping_add(1);
         let e = &mut self.entries[slot];
+        e.stamp = self.stored;
         e.used = true;
         e.changes = changes;
         e.wire.clear();

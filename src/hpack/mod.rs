@@ -110,6 +110,8 @@ pub struct Decoder {
     out: Vec<RawField>,
     /// Recent blocks made of indices only.
     memo: memo::Memo,
+    /// The stamp of the remembered block the last block replayed.
+    replayed: Option<u64>,
 }
 
 impl Decoder {
@@ -129,6 +131,7 @@ impl Decoder {
             scratch: Vec::new(),
             out: Vec::with_capacity(1),
             memo: memo::Memo::default(),
+            replayed: None,
         }
     }
 
@@ -171,6 +174,7 @@ impl Decoder {
     /// fields.
     pub fn decode_into(&mut self, block: &[u8], out: &mut Vec<Field>) -> Result<(), DecodeError> {
         out.clear();
+        self.replayed = None;
         let result = self.decode_block(block, out);
         if result.is_err() {
             out.clear();
@@ -191,9 +195,10 @@ impl Decoder {
     fn decode_block(&mut self, block: &[u8], fields: &mut Vec<Field>) -> Result<(), DecodeError> {
         let changes = self.table.changes();
         if self.required.is_none()
-            && let Some((remembered, list_size)) = self.memo.by_wire(changes, block)
+            && let Some((remembered, list_size, stamp)) = self.memo.by_wire(changes, block)
             && list_size <= self.max_list_size
         {
+            self.replayed = Some(stamp);
             // The same indices as a block decoded before, into an
             // unchanged table: the same fields (RFC 7541 §6.1).
             fields.extend(remembered.iter().map(|(name, value)| Field {
@@ -286,6 +291,13 @@ impl Decoder {
             });
         }
         Ok(())
+    }
+
+    /// If the last block decoded was a replay of a remembered one: a
+    /// stamp that names exactly its fields (the same stamp, the same
+    /// fields), so checks of the fields can be remembered too.
+    pub(crate) fn replayed(&self) -> Option<u64> {
+        self.replayed
     }
 
     fn check_required(&self) -> Result<(), DecodeError> {
