@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use super::budget::Budget;
+use super::closed::{ClosedStream, ClosedStreams};
 use super::config::{Config, ReleaseMode};
 use super::event::{Event, ResetBy};
 use super::fields::CheckMemo;
@@ -97,13 +98,6 @@ const SPARE_FIELD_CAPACITY: usize = 32;
 
 pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
-/// How a remembered closed stream ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ClosedStream {
-    pub(crate) reset_by_us: bool,
-    pub(crate) at: Instant,
-}
-
 /// An HTTP/2 connection, client or server (RFC 9113), without I/O.
 ///
 /// Drive it with [`recv`](Self::recv), [`poll_event`](Self::poll_event),
@@ -138,8 +132,7 @@ pub struct Connection {
     pub(crate) local_initial_window: u32,
 
     pub(crate) streams: BTreeMap<u32, Stream>,
-    pub(crate) closed: BTreeMap<u32, ClosedStream>,
-    pub(crate) closed_order: VecDeque<u32>,
+    pub(crate) closed: ClosedStreams,
     pub(crate) next_local_id: u32,
     pub(crate) last_peer_id: u32,
     pub(crate) local_open: u32,
@@ -207,8 +200,7 @@ impl Connection {
             settings_ack_deadline: now.checked_add(config.settings_timeout),
             local_initial_window: DEFAULT_INITIAL_WINDOW_SIZE,
             streams: BTreeMap::new(),
-            closed: BTreeMap::new(),
-            closed_order: VecDeque::new(),
+            closed: ClosedStreams::default(),
             next_local_id: if role == Role::Client { 1 } else { 2 },
             last_peer_id: 0,
             local_open: 0,
@@ -432,11 +424,7 @@ impl Connection {
         const MAP_ENTRY_OVERHEAD: usize = 2 * core::mem::size_of::<usize>();
         let streams = self.streams.len()
             * (core::mem::size_of::<u32>() + core::mem::size_of::<Stream>() + MAP_ENTRY_OVERHEAD);
-        let closed = self.closed.len()
-            * (core::mem::size_of::<u32>()
-                + core::mem::size_of::<ClosedStream>()
-                + MAP_ENTRY_OVERHEAD)
-            + self.closed_order.capacity() * core::mem::size_of::<u32>();
+        let closed = self.closed.held_bytes();
         let spare_fields = self.spare_fields.capacity() * core::mem::size_of::<Vec<Field>>()
             + self
                 .spare_fields
@@ -510,20 +498,14 @@ impl Connection {
             reset_by_us,
             at: self.now,
         };
-        if self.closed.insert(id.0, rec).is_none() {
-            self.closed_order.push_back(id.0);
-        }
-        while self.closed_order.len() > self.config.max_closed_streams_remembered {
-            if let Some(old) = self.closed_order.pop_front() {
-                self.closed.remove(&old);
-            }
-        }
+        self.closed
+            .insert(id.0, rec, self.config.max_closed_streams_remembered);
     }
 
     /// Whether frames on this closed stream are to be ignored: we reset it
     /// recently (§5.1 "closed").
     pub(crate) fn ignores_frames_on(&self, id: StreamId) -> bool {
-        self.closed.get(&id.0).is_some_and(|c| {
+        self.closed.get(id.0).is_some_and(|c| {
             c.reset_by_us
                 && self.now.saturating_duration_since(c.at) < self.config.reset_stream_duration
         })

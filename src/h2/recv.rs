@@ -281,7 +281,7 @@ impl Connection {
             if self.ignores_frames_on(id) {
                 return Ok(());
             }
-            if self.closed.contains_key(&id.0) {
+            if self.closed.contains(id.0) {
                 return Err(ConnErr::new(
                     ErrorCode::STREAM_CLOSED,
                     "HEADERS on a closed stream (RFC 9113 §5.1)",
