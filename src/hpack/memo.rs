@@ -55,6 +55,16 @@ pub(crate) struct Memo {
     stored: u64,
 }
 
+/// A remembered block found by its encoding.
+pub(crate) struct Replay<'a> {
+    /// The fields, in order.
+    pub(crate) fields: &'a [(Bytes, Bytes)],
+    /// Their header list size (RFC 9113 §6.5.2).
+    pub(crate) list_size: usize,
+    /// Names the entry's contents: the same stamp, the same fields.
+    pub(crate) stamp: u64,
+}
+
 /// Whether a block of `fields` fields and `wire` bytes may be remembered.
 pub(crate) fn fits(fields: usize, wire: usize) -> bool {
     fields <= MAX_FIELDS && wire <= MAX_WIRE
@@ -75,18 +85,16 @@ impl Memo {
             .map(|e| &e.wire[..])
     }
 
-    /// The fields `wire` decodes to, their header list size and the
-    /// entry's stamp (the same stamp always means the same fields), if
-    /// remembered for this table state.
-    pub(crate) fn by_wire(
-        &self,
-        changes: u64,
-        wire: &[u8],
-    ) -> Option<(&[(Bytes, Bytes)], usize, u64)> {
+    /// What `wire` decodes to, if remembered for this table state.
+    pub(crate) fn by_wire(&self, changes: u64, wire: &[u8]) -> Option<Replay<'_>> {
         self.entries
             .iter()
             .find(|e| e.valid(changes) && e.wire[..] == *wire)
-            .map(|e| (&e.fields[..], e.list_size, e.stamp))
+            .map(|e| Replay {
+                fields: &e.fields,
+                list_size: e.list_size,
+                stamp: e.stamp,
+            })
     }
 
     /// Remembers an indexed-only block (the caller checked [`fits`]),

@@ -195,13 +195,13 @@ impl Decoder {
     fn decode_block(&mut self, block: &[u8], fields: &mut Vec<Field>) -> Result<(), DecodeError> {
         let changes = self.table.changes();
         if self.required.is_none()
-            && let Some((remembered, list_size, stamp)) = self.memo.by_wire(changes, block)
-            && list_size <= self.max_list_size
+            && let Some(replay) = self.memo.by_wire(changes, block)
+            && replay.list_size <= self.max_list_size
         {
-            self.replayed = Some(stamp);
+            self.replayed = Some(replay.stamp);
             // The same indices as a block decoded before, into an
             // unchanged table: the same fields (RFC 7541 §6.1).
-            fields.extend(remembered.iter().map(|(name, value)| Field {
+            fields.extend(replay.fields.iter().map(|(name, value)| Field {
                 name: name.clone(),
                 value: value.clone(),
                 sensitive: false,
