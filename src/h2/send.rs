@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes};
-use smallvec::SmallVec;
 
 use super::connection::{Connection, Role, SHUTDOWN_PING, Shutdown};
 use super::event::{Event, SendError, Transmit};
@@ -113,7 +112,11 @@ impl Connection {
             self.write_header_block(id, fields, true);
             self.after_local_end(id);
         } else {
-            stream.trailers = Some(SmallVec::from(fields));
+            // Kept in a recycled field vector, not in the stream record:
+            // records move on every map insert and remove.
+            let mut queued = self.spare_fields.pop().unwrap_or_default();
+            queued.extend_from_slice(fields);
+            stream.trailers = Some(queued);
         }
         Ok(())
     }
@@ -427,6 +430,7 @@ impl Connection {
         if stream.queued_bytes == 0 && stream.end_queued {
             if let Some(trailers) = stream.trailers.take() {
                 self.write_header_block(id, &trailers, true);
+                self.recycle_fields(trailers);
             }
             self.after_local_end(id);
             return false;

@@ -2,7 +2,6 @@
 //! record the connection keeps.
 
 use bytes::Bytes;
-use smallvec::SmallVec;
 
 use super::flow::{RecvWindow, SendWindow};
 use crate::deque::SmallDeque;
@@ -128,8 +127,8 @@ pub(crate) struct Stream {
     pub(crate) queued_bytes: usize,
     /// END_STREAM is queued behind the data (as a flag or as trailers).
     pub(crate) end_queued: bool,
-    /// Trailers waiting behind queued data; room for a gRPC status inline.
-    pub(crate) trailers: Option<SmallVec<[Field; 2]>>,
+    /// Trailers waiting behind queued data.
+    pub(crate) trailers: Option<Vec<Field>>,
     /// `send_data` refused data: a Writable event is owed.
     pub(crate) blocked: bool,
     /// In the connection's ready queue.
