@@ -32,7 +32,9 @@ impl ClosedStreams {
     /// entry remembered longest is forgotten first. Remembering an id
     /// again updates its record but not its place in that order.
     pub(crate) fn insert(&mut self, id: u32, rec: ClosedStream, max: usize) {
-        if let Ok(i) = self.by_id.binary_search_by_key(&id, |e| e.0) {
+        // The common case first: a stream newer than every one remembered.
+        let newest = self.by_id.back().is_none_or(|e| e.0 < id);
+        if !newest && let Ok(i) = self.by_id.binary_search_by_key(&id, |e| e.0) {
             self.by_id[i].1 = rec;
             return;
         }
@@ -43,12 +45,18 @@ impl ClosedStreams {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if let Ok(i) = self.by_id.binary_search_by_key(&old, |e| e.0) {
+            if self.by_id.front().is_some_and(|e| e.0 == old) {
+                self.by_id.pop_front();
+            } else if let Ok(i) = self.by_id.binary_search_by_key(&old, |e| e.0) {
                 self.by_id.remove(i);
             }
         }
-        let i = self.by_id.partition_point(|e| e.0 < id);
-        self.by_id.insert(i, (id, rec));
+        if newest {
+            self.by_id.push_back((id, rec));
+        } else {
+            let i = self.by_id.partition_point(|e| e.0 < id);
+            self.by_id.insert(i, (id, rec));
+        }
         self.order.push_back(id);
     }
 
