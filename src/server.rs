@@ -582,10 +582,14 @@ impl Connection {
             let f = [Field::new(&b":status"[..], status)];
             let _ = this.h2.send_headers(stream, &f, true);
         };
-        if call::field(fields, b":method").map(|m| m.as_ref()) != Some(b"POST") {
+        let known = RequestFields::find(fields);
+        if known.method.map(|m| m.as_ref()) != Some(b"POST") {
             return http_error(self, b"405");
         }
-        if !call::field(fields, b"content-type").is_some_and(|v| call::is_grpc_content_type(v)) {
+        if !known
+            .content_type
+            .is_some_and(|v| call::is_grpc_content_type(v))
+        {
             return http_error(self, b"415");
         }
         let id = Self::call_id(stream);
@@ -598,18 +602,19 @@ impl Connection {
         };
         // The status for a request we can parse but not serve.
         let refusal = (|| {
-            let path = call::field(fields, b":path")
+            let path = known
+                .path
                 .and_then(|p| std::str::from_utf8(p).ok())
                 .filter(|p| p.starts_with('/'))
                 .ok_or_else(|| Status::unimplemented("malformed :path"))?
                 .to_string();
-            if let Some(t) = call::field(fields, b"grpc-timeout") {
+            if let Some(t) = known.timeout {
                 let d = timeout::parse(t)
                     .map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
                 // A timeout the clock cannot represent is no deadline at all.
                 call.deadline = self.now.checked_add(d);
             }
-            if let Some(enc) = call::field(fields, b"grpc-encoding") {
+            if let Some(enc) = known.encoding {
                 match Encoding::from_name(enc) {
                     Some(e) if e.is_supported() => call.inbound.encoding = e,
                     _ => {
@@ -621,7 +626,8 @@ impl Connection {
                     }
                 }
             }
-            let accepted = call::field(fields, b"grpc-accept-encoding")
+            let accepted = known
+                .accept_encoding
                 .map(|v| compression::parse_accept_encoding(v))
                 .unwrap_or_default();
             let want = self.config.response_encoding;
@@ -652,7 +658,7 @@ impl Connection {
         self.events.push_back(Event::Call {
             call: id,
             path,
-            authority: call::field(fields, b":authority").cloned(),
+            authority: known.authority.cloned(),
             metadata,
             deadline,
         });
@@ -701,5 +707,38 @@ impl Connection {
             }
             self.events.push_back(Event::HalfClose { call: id });
         }
+    }
+}
+
+/// The request fields the server reads, each the first of its name (as
+/// [`call::field`] finds it), gathered in one pass over the block.
+#[derive(Default)]
+struct RequestFields<'a> {
+    method: Option<&'a Bytes>,
+    path: Option<&'a Bytes>,
+    authority: Option<&'a Bytes>,
+    content_type: Option<&'a Bytes>,
+    timeout: Option<&'a Bytes>,
+    encoding: Option<&'a Bytes>,
+    accept_encoding: Option<&'a Bytes>,
+}
+
+impl<'a> RequestFields<'a> {
+    fn find(fields: &'a [Field]) -> Self {
+        let mut r = RequestFields::default();
+        for f in fields {
+            let slot = match &f.name[..] {
+                b":method" => &mut r.method,
+                b":path" => &mut r.path,
+                b":authority" => &mut r.authority,
+                b"content-type" => &mut r.content_type,
+                b"grpc-timeout" => &mut r.timeout,
+                b"grpc-encoding" => &mut r.encoding,
+                b"grpc-accept-encoding" => &mut r.accept_encoding,
+                _ => continue,
+            };
+            slot.get_or_insert(&f.value);
+        }
+        r
     }
 }
