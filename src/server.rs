@@ -173,20 +173,20 @@ impl Connection {
         if call.headers_sent {
             return Err(CallError::HeadersSent);
         }
-        let mut f = FieldBuf::new();
-        f.push(Field::new(&b":status"[..], &b"200"[..]));
-        f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
-        if call.encoding != Encoding::Identity {
-            f.push(Field::new(
-                &b"grpc-encoding"[..],
-                Bytes::from_static(call.encoding.name().as_bytes()),
-            ));
+        if call.encoding == Encoding::Identity && metadata.is_empty() {
+            return match self
+                .h2
+                .send_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false)
+            {
+                Ok(()) => {
+                    call.headers_sent = true;
+                    Ok(())
+                }
+                Err(SendError::InvalidHeaders) => Err(CallError::HeadersTooLarge),
+                Err(_) => Err(CallError::UnknownCall),
+            };
         }
-        f.push(Field::new(
-            &b"grpc-accept-encoding"[..],
-            Bytes::from_static(compression::accept_encoding_value().as_bytes()),
-        ));
-        f.extend(metadata.to_fields());
+        let f = response_headers(call.encoding, metadata);
         match self.h2.send_headers(call.stream, &f, false) {
             Ok(()) => {
                 call.headers_sent = true;
@@ -292,13 +292,23 @@ impl Connection {
             self.deadlines.remove(&(d, id));
         }
         let mut f = FieldBuf::new();
-        if !call.headers_sent {
-            // Trailers-Only (PROTOCOL-HTTP2.md).
-            f.push(Field::new(&b":status"[..], &b"200"[..]));
-            f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
-        }
-        call::push_status_fields(&mut f, &status, trailers);
-        match self.h2.send_headers(call.stream, &f, true) {
+        let plain_ok = call.headers_sent
+            && status.code == Code::Ok
+            && status.message.is_empty()
+            && status.details.is_none()
+            && trailers.is_empty();
+        let fields: &[Field] = if plain_ok {
+            &OK_TRAILERS
+        } else {
+            if !call.headers_sent {
+                // Trailers-Only (PROTOCOL-HTTP2.md).
+                f.push(Field::new(&b":status"[..], &b"200"[..]));
+                f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+            }
+            call::push_status_fields(&mut f, &status, trailers);
+            &f
+        };
+        match self.h2.send_headers(call.stream, fields, true) {
             Ok(()) => Ok(()),
             Err(SendError::InvalidHeaders) => {
                 // Trailers too large for the client: send the status alone.
@@ -710,6 +720,49 @@ impl Connection {
     }
 }
 
+/// The response headers (PROTOCOL-HTTP2.md, Responses).
+fn response_headers(encoding: Encoding, metadata: &Metadata) -> FieldBuf {
+    let mut f = FieldBuf::new();
+    f.push(Field::new(&b":status"[..], &b"200"[..]));
+    f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+    if encoding != Encoding::Identity {
+        f.push(Field::new(
+            &b"grpc-encoding"[..],
+            Bytes::from_static(encoding.name().as_bytes()),
+        ));
+    }
+    f.push(Field::new(
+        &b"grpc-accept-encoding"[..],
+        Bytes::from_static(compression::accept_encoding_value().as_bytes()),
+    ));
+    f.extend(metadata.to_fields());
+    f
+}
+
+/// A field from static strings, in a constant.
+const fn static_field(name: &'static [u8], value: &'static [u8]) -> Field {
+    Field {
+        name: Bytes::from_static(name),
+        value: Bytes::from_static(value),
+        sensitive: false,
+    }
+}
+
+/// The response headers of a call with identity responses and no
+/// metadata: what `send_headers` would build for it, built once.
+static PLAIN_RESPONSE_HEADERS: [Field; 3] = [
+    static_field(b":status", b"200"),
+    static_field(b"content-type", call::CONTENT_TYPE),
+    static_field(
+        b"grpc-accept-encoding",
+        compression::accept_encoding_value().as_bytes(),
+    ),
+];
+
+/// The trailers of an OK status without message, details or metadata:
+/// what `push_status_fields` would build for it, built once.
+static OK_TRAILERS: [Field; 1] = [static_field(b"grpc-status", b"0")];
+
 /// The request fields the server reads, each the first of its name (as
 /// [`call::field`] finds it), gathered in one pass over the block.
 #[derive(Default)]
@@ -740,5 +793,22 @@ impl<'a> RequestFields<'a> {
             slot.get_or_insert(&f.value);
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prebuilt_blocks_are_what_the_builders_build() {
+        let md = Metadata::new();
+        assert_eq!(
+            &response_headers(Encoding::Identity, &md)[..],
+            &PLAIN_RESPONSE_HEADERS[..]
+        );
+        let mut f = FieldBuf::new();
+        call::push_status_fields(&mut f, &Status::ok(), &md);
+        assert_eq!(&f[..], &OK_TRAILERS[..]);
     }
 }
