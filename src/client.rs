@@ -5,6 +5,7 @@
 //! [`Event::Status`], whatever happens: a normal end, a Trailers-Only
 //! response, a reset, a deadline, a GOAWAY or the connection's end.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
@@ -59,8 +60,9 @@ impl Default for Config {
 /// What a call asks for: method path, metadata, deadline, encoding.
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// `/package.Service/Method`.
-    pub path: String,
+    /// `/package.Service/Method`. A `&'static str` (what generated stubs
+    /// hold) is kept without a copy; a `String` is taken as is.
+    pub path: Cow<'static, str>,
     /// Custom metadata sent with the request headers.
     pub metadata: Metadata,
     /// When the call must be over; sent as `grpc-timeout`.
@@ -71,7 +73,7 @@ pub struct Request {
 
 impl Request {
     /// A request for `path` with no metadata, deadline or compression.
-    pub fn new(path: impl Into<String>) -> Request {
+    pub fn new(path: impl Into<Cow<'static, str>>) -> Request {
         Request {
             path: path.into(),
             metadata: Metadata::new(),
