@@ -6,7 +6,7 @@
 //! response, a reset, a deadline, a GOAWAY or the connection's end.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,6 +18,10 @@ use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
 use crate::hpack::Field;
+use crate::small_map::SmallMap;
+
+/// Live calls kept without a tree: a connection usually has a few.
+const LIVE_CALLS_INLINE: usize = 4;
 
 /// Client configuration.
 #[derive(Clone, Debug)]
@@ -165,8 +169,9 @@ pub struct Connection {
     config: Config,
     now: Instant,
     next_call: u64,
-    calls: BTreeMap<CallId, Call>,
-    by_stream: BTreeMap<StreamId, CallId>,
+    /// Live calls; a few inline (see `SmallMap`).
+    calls: SmallMap<CallId, Call, LIVE_CALLS_INLINE>,
+    by_stream: SmallMap<StreamId, CallId, LIVE_CALLS_INLINE>,
     queued: VecDeque<CallId>,
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
@@ -203,8 +208,8 @@ impl Connection {
             config,
             now,
             next_call: 0,
-            calls: BTreeMap::new(),
-            by_stream: BTreeMap::new(),
+            calls: SmallMap::default(),
+            by_stream: SmallMap::default(),
             queued: VecDeque::new(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),

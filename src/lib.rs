@@ -41,6 +41,7 @@ pub mod hpack;
 pub mod server;
 #[cfg(any(feature = "health", feature = "reflection"))]
 pub mod services;
+mod small_map;
 pub mod testing;
 
 pub use error::{ConnectionError, ErrorCode, StreamError};

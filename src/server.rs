@@ -13,7 +13,7 @@
 //! `te: trailers` is tolerated, as grpc-go does; a `te` with another value
 //! is already malformed HTTP/2 (RFC 9113 §8.2.2) and reset by the core.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -25,6 +25,10 @@ use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
 use crate::hpack::Field;
+use crate::small_map::SmallMap;
+
+/// Live calls kept without a tree: a connection usually has a few.
+const LIVE_CALLS_INLINE: usize = 4;
 
 /// Server configuration.
 #[derive(Clone, Debug)]
@@ -133,7 +137,8 @@ pub struct Connection {
     h2: h2::Connection,
     config: Config,
     now: Instant,
-    calls: BTreeMap<CallId, Call>,
+    /// Live calls; a few inline (see `SmallMap`).
+    calls: SmallMap<CallId, Call, LIVE_CALLS_INLINE>,
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
     /// The Compressed-Flag of each `Event::Message` in `events`, in order.
@@ -152,7 +157,7 @@ impl Connection {
             h2: h2::Connection::new(h2::Role::Server, config.h2.clone(), now),
             config,
             now,
-            calls: BTreeMap::new(),
+            calls: SmallMap::default(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             message_flags: VecDeque::new(),

@@ -3,7 +3,7 @@
 //! Frame handling lives in `recv.rs`, commands and the send scheduler in
 //! `send.rs`; this file holds what both share.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -21,6 +21,7 @@ use crate::frame::{
     RstStream, Settings, StreamId, WindowUpdate,
 };
 use crate::hpack::{self, Field};
+use crate::small_map::SmallMap;
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +97,9 @@ const SPARE_FIELD_VECS: usize = 4;
 /// has about ten).
 const SPARE_FIELD_CAPACITY: usize = 32;
 
+/// Live streams kept without a tree: a gRPC connection usually has a few.
+const LIVE_STREAMS_INLINE: usize = 4;
+
 pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
 /// An HTTP/2 connection, client or server (RFC 9113), without I/O.
@@ -131,7 +135,8 @@ pub struct Connection {
     /// Our SETTINGS_INITIAL_WINDOW_SIZE in force (the default until acked).
     pub(crate) local_initial_window: u32,
 
-    pub(crate) streams: BTreeMap<u32, Stream>,
+    /// Live streams; a few inline (see `SmallMap`).
+    pub(crate) streams: SmallMap<u32, Stream, LIVE_STREAMS_INLINE>,
     pub(crate) closed: ClosedStreams,
     pub(crate) next_local_id: u32,
     pub(crate) last_peer_id: u32,
@@ -199,7 +204,7 @@ impl Connection {
             handshake_deadline: now.checked_add(config.handshake_timeout),
             settings_ack_deadline: now.checked_add(config.settings_timeout),
             local_initial_window: DEFAULT_INITIAL_WINDOW_SIZE,
-            streams: BTreeMap::new(),
+            streams: SmallMap::default(),
             closed: ClosedStreams::default(),
             next_local_id: if role == Role::Client { 1 } else { 2 },
             last_peer_id: 0,

@@ -626,9 +626,9 @@ impl Connection {
         // safe to retry (§6.8, §8.7).
         let refused: Vec<u32> = self
             .streams
-            .range(f.last_stream_id.0 + 1..)
-            .filter(|(id, _)| self.is_local_id(StreamId(**id)))
-            .map(|(id, _)| *id)
+            .keys()
+            .copied()
+            .filter(|&id| id > f.last_stream_id.0 && self.is_local_id(StreamId(id)))
             .collect();
         for &id in &refused {
             self.events.push_back(Event::Reset {
