@@ -22,7 +22,7 @@ use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::StreamId;
 use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
-use crate::grpc::{Code, Metadata, Status, timeout};
+use crate::grpc::{Code, Metadata, MethodPath, RecentPaths, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
 use crate::hpack::Field;
 use crate::small_map::SmallMap;
@@ -61,7 +61,7 @@ pub enum Event {
         /// The call.
         call: CallId,
         /// `/package.Service/Method`.
-        path: String,
+        path: MethodPath,
         /// `:authority` of the request, if sent.
         authority: Option<Bytes>,
         /// Custom metadata of the request.
@@ -148,6 +148,8 @@ pub struct Connection {
     closed: bool,
     /// Message prefixes are cut from here.
     prefixes: call::PrefixArena,
+    /// Paths of recent requests, handed out again without allocating.
+    recent_paths: RecentPaths,
 }
 
 impl Connection {
@@ -164,6 +166,7 @@ impl Connection {
             last_compressed: false,
             closed: false,
             prefixes: call::PrefixArena::default(),
+            recent_paths: RecentPaths::default(),
         }
     }
 
@@ -463,7 +466,7 @@ impl Connection {
 
     /// Bytes held by the connection and its calls (see
     /// [`h2::Connection::held_bytes`]): partial messages, call records,
-    /// deadlines and queued events included.
+    /// deadlines, queued events and recent request paths included.
     pub fn held_bytes(&self) -> usize {
         const ENTRY: usize = 2 * core::mem::size_of::<usize>();
         self.h2.held_bytes()
@@ -474,6 +477,7 @@ impl Connection {
                 .sum::<usize>()
             + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
             + self.events.capacity() * core::mem::size_of::<Event>()
+            + self.recent_paths.held_bytes()
     }
 
     /// The HTTP/2 connection underneath.
@@ -621,8 +625,8 @@ impl Connection {
                 .path
                 .and_then(|p| std::str::from_utf8(p).ok())
                 .filter(|p| p.starts_with('/'))
-                .ok_or_else(|| Status::unimplemented("malformed :path"))?
-                .to_string();
+                .ok_or_else(|| Status::unimplemented("malformed :path"))?;
+            let path = self.recent_paths.get(path);
             if let Some(t) = known.timeout {
                 let d = timeout::parse(t)
                     .map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
