@@ -191,6 +191,9 @@ pub struct Connection {
     /// The `:path` of the last call opened, shared with the next call of
     /// the same method.
     last_path: Bytes,
+    /// The header block of a request to `last_path` with no metadata,
+    /// deadline or encoding, once built.
+    plain_request: Option<FieldBuf>,
 }
 
 impl Connection {
@@ -204,6 +207,7 @@ impl Connection {
             authority,
             user_agent,
             last_path: Bytes::new(),
+            plain_request: None,
             prefixes: call::PrefixArena::default(),
             config,
             now,
@@ -313,15 +317,29 @@ impl Connection {
             }
             if self.last_path[..] != *request.path.as_bytes() {
                 self.last_path = Bytes::copy_from_slice(request.path.as_bytes());
+                self.plain_request = None;
             }
             let own = RequestBytes {
                 path: &self.last_path,
                 authority: &self.authority,
                 user_agent: &self.user_agent,
             };
-            let fields = request_fields(&self.config, &own, request, self.now);
+            // A request with nothing of its own but the path (no metadata,
+            // deadline or encoding) has the same header block as the last
+            // such request to the same path: kept, not rebuilt.
+            let plain = request.metadata.is_empty()
+                && request.deadline.is_none()
+                && request.encoding == Encoding::Identity;
+            let built;
+            let fields: &[Field] = if plain {
+                self.plain_request
+                    .get_or_insert_with(|| request_fields(&self.config, &own, request, self.now))
+            } else {
+                built = request_fields(&self.config, &own, request, self.now);
+                &built
+            };
             let end = call.half_closed && call.pending.is_empty();
-            match self.h2.open_stream(&fields, end) {
+            match self.h2.open_stream(fields, end) {
                 Ok(stream) => {
                     self.queued.pop_front();
                     call.stream = Some(stream);
