@@ -618,14 +618,15 @@ impl Connection {
 
     /// Gives back memory kept for reuse (see [`h2::Connection::shrink`]):
     /// also the call tables' nodes when no call is open, the message-prefix
-    /// arena and the capacity of empty queues. Call it when the connection
-    /// goes quiet.
+    /// arena, the kept request header block and the capacity of empty
+    /// queues. Call it when the connection goes quiet.
     pub fn shrink(&mut self) {
         if self.calls.is_empty() {
-            self.calls = BTreeMap::new();
-            self.by_stream = BTreeMap::new();
+            self.calls = SmallMap::default();
+            self.by_stream = SmallMap::default();
             self.deadlines = BTreeSet::new();
         }
+        self.plain_request = None;
         self.prefixes = call::PrefixArena::default();
         self.queued.shrink_to_fit();
         self.events.shrink_to_fit();

@@ -451,13 +451,14 @@ impl Connection {
 
     /// Gives back memory kept for reuse (see [`h2::Connection::shrink`]):
     /// also the call table's node when no call is open, the message-prefix
-    /// arena and the capacity of empty event queues. Call it when the
-    /// connection goes quiet.
+    /// arena, the recent request paths and the capacity of empty event
+    /// queues. Call it when the connection goes quiet.
     pub fn shrink(&mut self) {
         if self.calls.is_empty() {
-            self.calls = BTreeMap::new();
+            self.calls = SmallMap::default();
             self.deadlines = BTreeSet::new();
         }
+        self.recent_paths = RecentPaths::default();
         self.prefixes = call::PrefixArena::default();
         self.events.shrink_to_fit();
         self.message_flags.shrink_to_fit();

@@ -71,6 +71,12 @@ impl ClosedStreams {
         self.get(id).is_some()
     }
 
+    /// Gives back spare capacity.
+    pub(crate) fn shrink(&mut self) {
+        self.by_id.shrink_to_fit();
+        self.order.shrink_to_fit();
+    }
+
     /// Bytes held (for memory accounting).
     pub(crate) fn held_bytes(&self) -> usize {
         self.by_id.capacity() * core::mem::size_of::<(u32, ClosedStream)>()

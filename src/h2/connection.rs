@@ -453,14 +453,17 @@ impl Connection {
     }
 
     /// Gives back memory kept for reuse: the capacity of empty queues and
-    /// buffers and the node of an empty stream table. Nothing observable
-    /// changes; the next burst of traffic allocates again. Call it when the
-    /// connection goes quiet (the adapters do after 50 ms without a read):
-    /// an idle connection then holds little more than its HPACK tables.
+    /// buffers, the node of an empty stream table and the spare field
+    /// vectors. Nothing observable changes; the next burst of traffic
+    /// allocates again. Call it when the connection goes quiet (the
+    /// adapters do after 50 ms without a read): an idle connection then
+    /// holds little more than its HPACK tables.
     pub fn shrink(&mut self) {
         if self.streams.is_empty() {
-            self.streams = BTreeMap::new();
+            self.streams = SmallMap::default();
         }
+        self.spare_fields = Vec::new();
+        self.closed.shrink();
         if self.out.is_empty() {
             self.out = BytesMut::new();
         }
