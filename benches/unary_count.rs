@@ -100,7 +100,7 @@ impl Ends {
         }
     }
 
-    fn unary(&mut self, msg: &Bytes, path: &str) {
+    fn unary(&mut self, msg: &Bytes, path: &'static str) {
         let call = self
             .client
             .start_call(client::Request::new(path), self.now)

@@ -210,7 +210,7 @@ impl ServerApp for Echo {
         match event {
             server::Event::Call { call, path, .. } => match path.as_str() {
                 "/demo.Echo/Say" | "/demo.Echo/Count" | "/demo.Echo/Slow" => {
-                    self.methods.insert(call, path);
+                    self.methods.insert(call, path.into());
                 }
                 _ => {
                     let _ = conn.reject(

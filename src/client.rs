@@ -5,18 +5,23 @@
 //! [`Event::Status`], whatever happens: a normal end, a Trailers-Only
 //! response, a reset, a deadline, a GOAWAY or the connection's end.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::StreamId;
-use crate::grpc::call::{self, CallId, Inbound};
+use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
 use crate::hpack::Field;
+use crate::small_map::SmallMap;
+
+/// Live calls kept without a tree: a connection usually has a few.
+const LIVE_CALLS_INLINE: usize = 4;
 
 /// Client configuration.
 #[derive(Clone, Debug)]
@@ -59,8 +64,9 @@ impl Default for Config {
 /// What a call asks for: method path, metadata, deadline, encoding.
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// `/package.Service/Method`.
-    pub path: String,
+    /// `/package.Service/Method`. A `&'static str` (what generated stubs
+    /// hold) is kept without a copy; a `String` is taken as is.
+    pub path: Cow<'static, str>,
     /// Custom metadata sent with the request headers.
     pub metadata: Metadata,
     /// When the call must be over; sent as `grpc-timeout`.
@@ -71,7 +77,7 @@ pub struct Request {
 
 impl Request {
     /// A request for `path` with no metadata, deadline or compression.
-    pub fn new(path: impl Into<String>) -> Request {
+    pub fn new(path: impl Into<Cow<'static, str>>) -> Request {
         Request {
             path: path.into(),
             metadata: Metadata::new(),
@@ -163,8 +169,9 @@ pub struct Connection {
     config: Config,
     now: Instant,
     next_call: u64,
-    calls: BTreeMap<CallId, Call>,
-    by_stream: BTreeMap<StreamId, CallId>,
+    /// Live calls; a few inline (see `SmallMap`).
+    calls: SmallMap<CallId, Call, LIVE_CALLS_INLINE>,
+    by_stream: SmallMap<StreamId, CallId, LIVE_CALLS_INLINE>,
     queued: VecDeque<CallId>,
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
@@ -184,6 +191,9 @@ pub struct Connection {
     /// The `:path` of the last call opened, shared with the next call of
     /// the same method.
     last_path: Bytes,
+    /// The header block of a request to `last_path` with no metadata,
+    /// deadline or encoding, once built.
+    plain_request: Option<FieldBuf>,
 }
 
 impl Connection {
@@ -197,12 +207,13 @@ impl Connection {
             authority,
             user_agent,
             last_path: Bytes::new(),
+            plain_request: None,
             prefixes: call::PrefixArena::default(),
             config,
             now,
             next_call: 0,
-            calls: BTreeMap::new(),
-            by_stream: BTreeMap::new(),
+            calls: SmallMap::default(),
+            by_stream: SmallMap::default(),
             queued: VecDeque::new(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
@@ -306,15 +317,29 @@ impl Connection {
             }
             if self.last_path[..] != *request.path.as_bytes() {
                 self.last_path = Bytes::copy_from_slice(request.path.as_bytes());
+                self.plain_request = None;
             }
             let own = RequestBytes {
                 path: &self.last_path,
                 authority: &self.authority,
                 user_agent: &self.user_agent,
             };
-            let fields = request_fields(&self.config, &own, request, self.now);
+            // A request with nothing of its own but the path (no metadata,
+            // deadline or encoding) has the same header block as the last
+            // such request to the same path: kept, not rebuilt.
+            let plain = request.metadata.is_empty()
+                && request.deadline.is_none()
+                && request.encoding == Encoding::Identity;
+            let built;
+            let fields: &[Field] = if plain {
+                self.plain_request
+                    .get_or_insert_with(|| request_fields(&self.config, &own, request, self.now))
+            } else {
+                built = request_fields(&self.config, &own, request, self.now);
+                &built
+            };
             let end = call.half_closed && call.pending.is_empty();
-            match self.h2.open_stream(&fields, end) {
+            match self.h2.open_stream(fields, end) {
                 Ok(stream) => {
                     self.queued.pop_front();
                     call.stream = Some(stream);
@@ -593,14 +618,15 @@ impl Connection {
 
     /// Gives back memory kept for reuse (see [`h2::Connection::shrink`]):
     /// also the call tables' nodes when no call is open, the message-prefix
-    /// arena and the capacity of empty queues. Call it when the connection
-    /// goes quiet.
+    /// arena, the kept request header block and the capacity of empty
+    /// queues. Call it when the connection goes quiet.
     pub fn shrink(&mut self) {
         if self.calls.is_empty() {
-            self.calls = BTreeMap::new();
-            self.by_stream = BTreeMap::new();
+            self.calls = SmallMap::default();
+            self.by_stream = SmallMap::default();
             self.deadlines = BTreeSet::new();
         }
+        self.plain_request = None;
         self.prefixes = call::PrefixArena::default();
         self.queued.shrink_to_fit();
         self.events.shrink_to_fit();
@@ -664,17 +690,17 @@ impl Connection {
                 fields,
                 end_stream,
             } => {
-                let Some(&id) = self.by_stream.get(&stream_id) else {
-                    return;
-                };
-                match kind {
-                    HeadersKind::Informational { .. } => {}
-                    HeadersKind::Response { status } => {
-                        self.on_response(id, status, &fields, end_stream)
+                if let Some(&id) = self.by_stream.get(&stream_id) {
+                    match kind {
+                        HeadersKind::Informational { .. } => {}
+                        HeadersKind::Response { status } => {
+                            self.on_response(id, status, &fields, end_stream)
+                        }
+                        HeadersKind::Trailers => self.on_trailers(id, &fields),
+                        HeadersKind::Request => {}
                     }
-                    HeadersKind::Trailers => self.on_trailers(id, &fields),
-                    HeadersKind::Request => {}
                 }
+                self.h2.recycle_fields(fields);
             }
             h2::Event::Data {
                 stream_id,
@@ -859,8 +885,8 @@ fn request_fields(
     own: &RequestBytes<'_>,
     request: &Request,
     now: Instant,
-) -> Vec<Field> {
-    let mut f = Vec::with_capacity(10 + request.metadata.len());
+) -> FieldBuf {
+    let mut f = FieldBuf::new();
     f.push(Field::new(&b":method"[..], &b"POST"[..]));
     f.push(Field::new(
         &b":scheme"[..],

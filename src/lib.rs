@@ -32,6 +32,7 @@
 
 pub mod client;
 pub mod codec;
+mod deque;
 pub mod error;
 pub mod frame;
 pub mod grpc;
@@ -40,6 +41,7 @@ pub mod hpack;
 pub mod server;
 #[cfg(any(feature = "health", feature = "reflection"))]
 pub mod services;
+mod small_map;
 pub mod testing;
 
 pub use error::{ConnectionError, ErrorCode, StreamError};

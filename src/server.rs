@@ -13,18 +13,22 @@
 //! `te: trailers` is tolerated, as grpc-go does; a `te` with another value
 //! is already malformed HTTP/2 (RFC 9113 §8.2.2) and reset by the core.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::StreamId;
-use crate::grpc::call::{self, CallId, Inbound};
+use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
-use crate::grpc::{Code, Metadata, Status, timeout};
+use crate::grpc::{Code, Metadata, MethodPath, RecentPaths, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
 use crate::hpack::Field;
+use crate::small_map::SmallMap;
+
+/// Live calls kept without a tree: a connection usually has a few.
+const LIVE_CALLS_INLINE: usize = 4;
 
 /// Server configuration.
 #[derive(Clone, Debug)]
@@ -57,7 +61,7 @@ pub enum Event {
         /// The call.
         call: CallId,
         /// `/package.Service/Method`.
-        path: String,
+        path: MethodPath,
         /// `:authority` of the request, if sent.
         authority: Option<Bytes>,
         /// Custom metadata of the request.
@@ -133,7 +137,8 @@ pub struct Connection {
     h2: h2::Connection,
     config: Config,
     now: Instant,
-    calls: BTreeMap<CallId, Call>,
+    /// Live calls; a few inline (see `SmallMap`).
+    calls: SmallMap<CallId, Call, LIVE_CALLS_INLINE>,
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
     /// The Compressed-Flag of each `Event::Message` in `events`, in order.
@@ -143,6 +148,8 @@ pub struct Connection {
     closed: bool,
     /// Message prefixes are cut from here.
     prefixes: call::PrefixArena,
+    /// Paths of recent requests, handed out again without allocating.
+    recent_paths: RecentPaths,
 }
 
 impl Connection {
@@ -152,13 +159,14 @@ impl Connection {
             h2: h2::Connection::new(h2::Role::Server, config.h2.clone(), now),
             config,
             now,
-            calls: BTreeMap::new(),
+            calls: SmallMap::default(),
             deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             message_flags: VecDeque::new(),
             last_compressed: false,
             closed: false,
             prefixes: call::PrefixArena::default(),
+            recent_paths: RecentPaths::default(),
         }
     }
 
@@ -173,20 +181,20 @@ impl Connection {
         if call.headers_sent {
             return Err(CallError::HeadersSent);
         }
-        let mut f = Vec::with_capacity(4 + metadata.len());
-        f.push(Field::new(&b":status"[..], &b"200"[..]));
-        f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
-        if call.encoding != Encoding::Identity {
-            f.push(Field::new(
-                &b"grpc-encoding"[..],
-                Bytes::from_static(call.encoding.name().as_bytes()),
-            ));
+        if call.encoding == Encoding::Identity && metadata.is_empty() {
+            return match self
+                .h2
+                .send_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false)
+            {
+                Ok(()) => {
+                    call.headers_sent = true;
+                    Ok(())
+                }
+                Err(SendError::InvalidHeaders) => Err(CallError::HeadersTooLarge),
+                Err(_) => Err(CallError::UnknownCall),
+            };
         }
-        f.push(Field::new(
-            &b"grpc-accept-encoding"[..],
-            Bytes::from_static(compression::accept_encoding_value().as_bytes()),
-        ));
-        f.extend(metadata.to_fields());
+        let f = response_headers(call.encoding, metadata);
         match self.h2.send_headers(call.stream, &f, false) {
             Ok(()) => {
                 call.headers_sent = true;
@@ -264,17 +272,18 @@ impl Connection {
     /// Drops the queued messages, half-close and writable events of a call
     /// (with the flags of its messages).
     fn drop_queued(&mut self, id: CallId) {
-        let mut flags = std::mem::take(&mut self.message_flags).into_iter();
-        let kept = &mut self.message_flags;
+        // The flags belong to the queued messages in order; drop those of
+        // the call's messages in place (keeping the queue's storage).
+        let mut messages = self.events.iter().filter_map(|e| match e {
+            Event::Message { call, .. } => Some(*call),
+            _ => None,
+        });
+        self.message_flags
+            .retain(|_| messages.next().is_none_or(|call| call != id));
         self.events.retain(|e| match e {
-            Event::Message { call, .. } => {
-                let flag = flags.next().unwrap_or(false);
-                if *call != id {
-                    kept.push_back(flag);
-                }
+            Event::Message { call, .. } | Event::HalfClose { call } | Event::Writable { call } => {
                 *call != id
             }
-            Event::HalfClose { call } | Event::Writable { call } => *call != id,
             _ => true,
         });
     }
@@ -290,14 +299,24 @@ impl Connection {
         if let Some(d) = call.deadline {
             self.deadlines.remove(&(d, id));
         }
-        let mut f = Vec::with_capacity(6 + trailers.len());
-        if !call.headers_sent {
-            // Trailers-Only (PROTOCOL-HTTP2.md).
-            f.push(Field::new(&b":status"[..], &b"200"[..]));
-            f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
-        }
-        call::push_status_fields(&mut f, &status, trailers);
-        match self.h2.send_headers(call.stream, &f, true) {
+        let mut f = FieldBuf::new();
+        let plain_ok = call.headers_sent
+            && status.code == Code::Ok
+            && status.message.is_empty()
+            && status.details.is_none()
+            && trailers.is_empty();
+        let fields: &[Field] = if plain_ok {
+            &OK_TRAILERS
+        } else {
+            if !call.headers_sent {
+                // Trailers-Only (PROTOCOL-HTTP2.md).
+                f.push(Field::new(&b":status"[..], &b"200"[..]));
+                f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+            }
+            call::push_status_fields(&mut f, &status, trailers);
+            &f
+        };
+        match self.h2.send_headers(call.stream, fields, true) {
             Ok(()) => Ok(()),
             Err(SendError::InvalidHeaders) => {
                 // Trailers too large for the client: send the status alone.
@@ -432,13 +451,14 @@ impl Connection {
 
     /// Gives back memory kept for reuse (see [`h2::Connection::shrink`]):
     /// also the call table's node when no call is open, the message-prefix
-    /// arena and the capacity of empty event queues. Call it when the
-    /// connection goes quiet.
+    /// arena, the recent request paths and the capacity of empty event
+    /// queues. Call it when the connection goes quiet.
     pub fn shrink(&mut self) {
         if self.calls.is_empty() {
-            self.calls = BTreeMap::new();
+            self.calls = SmallMap::default();
             self.deadlines = BTreeSet::new();
         }
+        self.recent_paths = RecentPaths::default();
         self.prefixes = call::PrefixArena::default();
         self.events.shrink_to_fit();
         self.message_flags.shrink_to_fit();
@@ -447,7 +467,7 @@ impl Connection {
 
     /// Bytes held by the connection and its calls (see
     /// [`h2::Connection::held_bytes`]): partial messages, call records,
-    /// deadlines and queued events included.
+    /// deadlines, queued events and recent request paths included.
     pub fn held_bytes(&self) -> usize {
         const ENTRY: usize = 2 * core::mem::size_of::<usize>();
         self.h2.held_bytes()
@@ -458,6 +478,7 @@ impl Connection {
                 .sum::<usize>()
             + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
             + self.events.capacity() * core::mem::size_of::<Event>()
+            + self.recent_paths.held_bytes()
     }
 
     /// The HTTP/2 connection underneath.
@@ -505,19 +526,18 @@ impl Connection {
         match ev {
             h2::Event::Headers {
                 stream_id,
-                kind: HeadersKind::Request,
+                kind,
                 fields,
                 end_stream,
-            } => self.on_request(stream_id, &fields, end_stream),
-            h2::Event::Headers {
-                stream_id,
-                end_stream: true,
-                ..
             } => {
-                // Trailers from a client: gRPC defines none; they end the request.
-                self.on_data(stream_id, Bytes::new(), true);
+                if kind == HeadersKind::Request {
+                    self.on_request(stream_id, &fields, end_stream);
+                } else if end_stream {
+                    // Trailers from a client: gRPC defines none; they end the request.
+                    self.on_data(stream_id, Bytes::new(), true);
+                }
+                self.h2.recycle_fields(fields);
             }
-            h2::Event::Headers { .. } => {}
             h2::Event::Data {
                 stream_id,
                 data,
@@ -582,10 +602,14 @@ impl Connection {
             let f = [Field::new(&b":status"[..], status)];
             let _ = this.h2.send_headers(stream, &f, true);
         };
-        if call::field(fields, b":method").map(|m| m.as_ref()) != Some(b"POST") {
+        let known = RequestFields::find(fields);
+        if known.method.map(|m| m.as_ref()) != Some(b"POST") {
             return http_error(self, b"405");
         }
-        if !call::field(fields, b"content-type").is_some_and(|v| call::is_grpc_content_type(v)) {
+        if !known
+            .content_type
+            .is_some_and(|v| call::is_grpc_content_type(v))
+        {
             return http_error(self, b"415");
         }
         let id = Self::call_id(stream);
@@ -598,18 +622,19 @@ impl Connection {
         };
         // The status for a request we can parse but not serve.
         let refusal = (|| {
-            let path = call::field(fields, b":path")
+            let path = known
+                .path
                 .and_then(|p| std::str::from_utf8(p).ok())
                 .filter(|p| p.starts_with('/'))
-                .ok_or_else(|| Status::unimplemented("malformed :path"))?
-                .to_string();
-            if let Some(t) = call::field(fields, b"grpc-timeout") {
+                .ok_or_else(|| Status::unimplemented("malformed :path"))?;
+            let path = self.recent_paths.get(path);
+            if let Some(t) = known.timeout {
                 let d = timeout::parse(t)
                     .map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
                 // A timeout the clock cannot represent is no deadline at all.
                 call.deadline = self.now.checked_add(d);
             }
-            if let Some(enc) = call::field(fields, b"grpc-encoding") {
+            if let Some(enc) = known.encoding {
                 match Encoding::from_name(enc) {
                     Some(e) if e.is_supported() => call.inbound.encoding = e,
                     _ => {
@@ -621,7 +646,8 @@ impl Connection {
                     }
                 }
             }
-            let accepted = call::field(fields, b"grpc-accept-encoding")
+            let accepted = known
+                .accept_encoding
                 .map(|v| compression::parse_accept_encoding(v))
                 .unwrap_or_default();
             let want = self.config.response_encoding;
@@ -652,7 +678,7 @@ impl Connection {
         self.events.push_back(Event::Call {
             call: id,
             path,
-            authority: call::field(fields, b":authority").cloned(),
+            authority: known.authority.cloned(),
             metadata,
             deadline,
         });
@@ -667,7 +693,7 @@ impl Connection {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
-        let mut f = vec![
+        let mut f: FieldBuf = smallvec::smallvec![
             Field::new(&b":status"[..], &b"200"[..]),
             Field::new(&b"content-type"[..], call::CONTENT_TYPE),
             Field::new(
@@ -701,5 +727,98 @@ impl Connection {
             }
             self.events.push_back(Event::HalfClose { call: id });
         }
+    }
+}
+
+/// The response headers (PROTOCOL-HTTP2.md, Responses).
+fn response_headers(encoding: Encoding, metadata: &Metadata) -> FieldBuf {
+    let mut f = FieldBuf::new();
+    f.push(Field::new(&b":status"[..], &b"200"[..]));
+    f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
+    if encoding != Encoding::Identity {
+        f.push(Field::new(
+            &b"grpc-encoding"[..],
+            Bytes::from_static(encoding.name().as_bytes()),
+        ));
+    }
+    f.push(Field::new(
+        &b"grpc-accept-encoding"[..],
+        Bytes::from_static(compression::accept_encoding_value().as_bytes()),
+    ));
+    f.extend(metadata.to_fields());
+    f
+}
+
+/// A field from static strings, in a constant.
+const fn static_field(name: &'static [u8], value: &'static [u8]) -> Field {
+    Field {
+        name: Bytes::from_static(name),
+        value: Bytes::from_static(value),
+        sensitive: false,
+    }
+}
+
+/// The response headers of a call with identity responses and no
+/// metadata: what `send_headers` would build for it, built once.
+static PLAIN_RESPONSE_HEADERS: [Field; 3] = [
+    static_field(b":status", b"200"),
+    static_field(b"content-type", call::CONTENT_TYPE),
+    static_field(
+        b"grpc-accept-encoding",
+        compression::accept_encoding_value().as_bytes(),
+    ),
+];
+
+/// The trailers of an OK status without message, details or metadata:
+/// what `push_status_fields` would build for it, built once.
+static OK_TRAILERS: [Field; 1] = [static_field(b"grpc-status", b"0")];
+
+/// The request fields the server reads, each the first of its name (as
+/// [`call::field`] finds it), gathered in one pass over the block.
+#[derive(Default)]
+struct RequestFields<'a> {
+    method: Option<&'a Bytes>,
+    path: Option<&'a Bytes>,
+    authority: Option<&'a Bytes>,
+    content_type: Option<&'a Bytes>,
+    timeout: Option<&'a Bytes>,
+    encoding: Option<&'a Bytes>,
+    accept_encoding: Option<&'a Bytes>,
+}
+
+impl<'a> RequestFields<'a> {
+    fn find(fields: &'a [Field]) -> Self {
+        let mut r = RequestFields::default();
+        for f in fields {
+            let slot = match &f.name[..] {
+                b":method" => &mut r.method,
+                b":path" => &mut r.path,
+                b":authority" => &mut r.authority,
+                b"content-type" => &mut r.content_type,
+                b"grpc-timeout" => &mut r.timeout,
+                b"grpc-encoding" => &mut r.encoding,
+                b"grpc-accept-encoding" => &mut r.accept_encoding,
+                _ => continue,
+            };
+            slot.get_or_insert(&f.value);
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prebuilt_blocks_are_what_the_builders_build() {
+        let md = Metadata::new();
+        assert_eq!(
+            &response_headers(Encoding::Identity, &md)[..],
+            &PLAIN_RESPONSE_HEADERS[..]
+        );
+        let mut f = FieldBuf::new();
+        call::push_status_fields(&mut f, &Status::ok(), &md);
+        assert_eq!(&f[..], &OK_TRAILERS[..]);
     }
 }

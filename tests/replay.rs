@@ -496,7 +496,7 @@ impl App<server::Connection> for ServerApp {
                     md_text(&metadata),
                     deadline.is_some()
                 ));
-                self.paths.insert(call, path);
+                self.paths.insert(call, path.into());
             }
             server::Event::Message { call, data } => {
                 let path = self.paths.get(&call).map_or("?", |p| p.as_str());

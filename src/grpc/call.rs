@@ -3,6 +3,7 @@
 //! blocks of PROTOCOL-HTTP2.md (request, response, trailers, Trailers-Only).
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use super::compression::{self, Encoding};
 use super::framing::{self, Deframer};
@@ -25,6 +26,10 @@ pub(crate) fn is_grpc_content_type(v: &[u8]) -> bool {
         None => false,
     }
 }
+
+/// A header block being built: inline room for a gRPC request's fields,
+/// so building one does not allocate.
+pub(crate) type FieldBuf = SmallVec<[Field; 10]>;
 
 /// The first value of a header field.
 pub(crate) fn field<'a>(fields: &'a [Field], name: &[u8]) -> Option<&'a Bytes> {
@@ -135,7 +140,7 @@ pub(crate) fn frame_message(
 /// The status fields of trailers (or Trailers-Only): `grpc-status`,
 /// `grpc-message` (percent-encoded), `grpc-status-details-bin`, then the
 /// trailing metadata.
-pub(crate) fn push_status_fields(out: &mut Vec<Field>, status: &Status, trailers: &Metadata) {
+pub(crate) fn push_status_fields(out: &mut FieldBuf, status: &Status, trailers: &Metadata) {
     out.push(Field::new(
         &b"grpc-status"[..],
         Bytes::from_static(status.code.header_value().as_bytes()),
@@ -198,7 +203,7 @@ mod tests {
         );
         let mut md = Metadata::new();
         md.append("x-trace", "abc").unwrap();
-        let mut fields = Vec::new();
+        let mut fields = FieldBuf::new();
         push_status_fields(&mut fields, &status, &md);
         assert_eq!(status_from_fields(&fields), status);
         assert_eq!(

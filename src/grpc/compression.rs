@@ -109,7 +109,7 @@ pub fn supported() -> &'static [Encoding] {
 
 /// The value to send in `grpc-accept-encoding`: the [`supported`]
 /// encodings, comma-separated (the same list and order as gRPC C-core's).
-pub fn accept_encoding_value() -> &'static str {
+pub const fn accept_encoding_value() -> &'static str {
     #[cfg(feature = "compression")]
     {
         "identity,deflate,gzip"

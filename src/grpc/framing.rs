@@ -11,12 +11,11 @@
 //! (PROTOCOL-HTTP2.md, "Data Frames"), so [`Deframer`] takes DATA payloads
 //! split anywhere and yields whole messages.
 
-use core::fmt;
-use std::collections::VecDeque;
-
 use bytes::{Buf, Bytes, BytesMut};
+use core::fmt;
 
 use super::status::{Code, Status};
+use crate::deque::SmallDeque;
 
 /// Size of the message prefix: flag byte and 4-byte length.
 pub const HEADER_LEN: usize = 5;
@@ -104,7 +103,9 @@ impl std::error::Error for DeframeError {}
 #[derive(Debug)]
 pub struct Deframer {
     max_message_size: usize,
-    chunks: VecDeque<Bytes>,
+    /// Received chunks not yet consumed; two inline, as a call's messages
+    /// usually arrive one DATA payload at a time.
+    chunks: SmallDeque<Bytes, 2>,
     buffered: usize,
     /// The parsed prefix of the message being received.
     pending: Option<(bool, usize)>,
@@ -117,7 +118,7 @@ impl Deframer {
     pub fn new(max_message_size: usize) -> Deframer {
         Deframer {
             max_message_size,
-            chunks: VecDeque::new(),
+            chunks: SmallDeque::default(),
             buffered: 0,
             pending: None,
             error: None,

@@ -45,6 +45,7 @@
 use core::fmt;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::base64;
 use crate::hpack::Field;
@@ -126,7 +127,9 @@ impl Entry {
 /// repeat. See the module docs for the rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
-    entries: Vec<Entry>,
+    /// One entry inline: a request's usual only entry is `user-agent`,
+    /// which then costs no allocation.
+    entries: SmallVec<[Entry; 1]>,
 }
 
 fn valid_key(key: &[u8]) -> bool {

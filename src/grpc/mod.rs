@@ -11,7 +11,8 @@
 //!   `compression` feature `gzip` and `deflate`), `grpc-encoding` /
 //!   `grpc-accept-encoding`, and size-bounded decompression;
 //! * [`metadata`] — [`Metadata`], custom metadata with ASCII and binary
-//!   (`-bin`, base64) entries and the reserved names kept out of it.
+//!   (`-bin`, base64) entries and the reserved names kept out of it;
+//! * [`MethodPath`] — a received call's `:path`, shared when repeated.
 //!
 //! Every function here is pure: no I/O, no clock. Anything a peer sends is
 //! validated and turned into an error value, never a panic.
@@ -21,6 +22,7 @@ pub(crate) mod call;
 pub mod compression;
 pub mod framing;
 pub mod metadata;
+mod path;
 pub mod status;
 pub mod timeout;
 
@@ -28,5 +30,7 @@ pub use call::CallId;
 pub use compression::{CompressionError, Encoding};
 pub use framing::{DeframeError, Deframer, Message};
 pub use metadata::{Metadata, MetadataError, MetadataValue};
+pub use path::MethodPath;
+pub(crate) use path::RecentPaths;
 pub use status::{Code, Status};
 pub use timeout::TimeoutError;

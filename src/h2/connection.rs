@@ -3,14 +3,16 @@
 //! Frame handling lives in `recv.rs`, commands and the send scheduler in
 //! `send.rs`; this file holds what both share.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
 use super::budget::Budget;
+use super::closed::{ClosedStream, ClosedStreams};
 use super::config::{Config, ReleaseMode};
 use super::event::{Event, ResetBy};
+use super::fields::CheckMemo;
 use super::flow::{RecvWindow, SendWindow};
 use super::stream::{Input, State, Stream};
 use crate::error::{ConnectionError, ErrorCode};
@@ -18,7 +20,8 @@ use crate::frame::{
     self, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, GoAway, PrioritySpec,
     RstStream, Settings, StreamId, WindowUpdate,
 };
-use crate::hpack;
+use crate::hpack::{self, Field};
+use crate::small_map::SmallMap;
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,14 +89,18 @@ pub(crate) enum Shutdown {
 }
 
 /// The PING payload of the graceful-shutdown round trip.
-pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
+/// Most field vectors kept for reuse: enough for the blocks decoded from
+/// one read before the application consumes them (a response's headers and
+/// trailers, a few requests).
+const SPARE_FIELD_VECS: usize = 4;
+/// Largest field vector kept for reuse (in fields; a gRPC header block
+/// has about ten).
+const SPARE_FIELD_CAPACITY: usize = 32;
 
-/// How a remembered closed stream ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ClosedStream {
-    pub(crate) reset_by_us: bool,
-    pub(crate) at: Instant,
-}
+/// Live streams kept without a tree: a gRPC connection usually has a few.
+const LIVE_STREAMS_INLINE: usize = 4;
+
+pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
 /// An HTTP/2 connection, client or server (RFC 9113), without I/O.
 ///
@@ -113,6 +120,13 @@ pub struct Connection {
     pub(crate) hpack_enc: hpack::Encoder,
     pub(crate) block_buf: BytesMut,
     pub(crate) pending_block: Option<PendingBlock>,
+    /// Emptied field vectors handed back with
+    /// [`recycle_fields`](Self::recycle_fields), reused for the next
+    /// decoded header blocks (at most `SPARE_FIELD_VECS`, each of at most
+    /// `SPARE_FIELD_CAPACITY` fields).
+    pub(crate) spare_fields: Vec<Vec<Field>>,
+    /// Check results of replayed header blocks.
+    pub(crate) check_memo: CheckMemo,
 
     pub(crate) peer: PeerSettings,
     pub(crate) got_peer_settings: bool,
@@ -121,9 +135,9 @@ pub struct Connection {
     /// Our SETTINGS_INITIAL_WINDOW_SIZE in force (the default until acked).
     pub(crate) local_initial_window: u32,
 
-    pub(crate) streams: BTreeMap<u32, Stream>,
-    pub(crate) closed: BTreeMap<u32, ClosedStream>,
-    pub(crate) closed_order: VecDeque<u32>,
+    /// Live streams; a few inline (see `SmallMap`).
+    pub(crate) streams: SmallMap<u32, Stream, LIVE_STREAMS_INLINE>,
+    pub(crate) closed: ClosedStreams,
     pub(crate) next_local_id: u32,
     pub(crate) last_peer_id: u32,
     pub(crate) local_open: u32,
@@ -183,14 +197,15 @@ impl Connection {
             hpack_enc: hpack::Encoder::new(),
             block_buf: BytesMut::new(),
             pending_block: None,
+            spare_fields: Vec::new(),
+            check_memo: CheckMemo::default(),
             peer: PeerSettings::default(),
             got_peer_settings: false,
             handshake_deadline: now.checked_add(config.handshake_timeout),
             settings_ack_deadline: now.checked_add(config.settings_timeout),
             local_initial_window: DEFAULT_INITIAL_WINDOW_SIZE,
-            streams: BTreeMap::new(),
-            closed: BTreeMap::new(),
-            closed_order: VecDeque::new(),
+            streams: SmallMap::default(),
+            closed: ClosedStreams::default(),
             next_local_id: if role == Role::Client { 1 } else { 2 },
             last_peer_id: 0,
             local_open: 0,
@@ -327,6 +342,20 @@ impl Connection {
         Some(event)
     }
 
+    /// Hands back the `fields` of a consumed [`Event::Headers`], so that a
+    /// later header block is decoded into its storage instead of a new
+    /// allocation. Optional; a few vectors of modest capacity are kept
+    /// (and counted in [`held_bytes`](Self::held_bytes)), others dropped.
+    pub fn recycle_fields(&mut self, mut fields: Vec<Field>) {
+        if self.spare_fields.len() < SPARE_FIELD_VECS
+            && fields.capacity() > 0
+            && fields.capacity() <= SPARE_FIELD_CAPACITY
+        {
+            fields.clear();
+            self.spare_fields.push(fields);
+        }
+    }
+
     /// The next moment [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed_emitted {
@@ -400,11 +429,13 @@ impl Connection {
         const MAP_ENTRY_OVERHEAD: usize = 2 * core::mem::size_of::<usize>();
         let streams = self.streams.len()
             * (core::mem::size_of::<u32>() + core::mem::size_of::<Stream>() + MAP_ENTRY_OVERHEAD);
-        let closed = self.closed.len()
-            * (core::mem::size_of::<u32>()
-                + core::mem::size_of::<ClosedStream>()
-                + MAP_ENTRY_OVERHEAD)
-            + self.closed_order.capacity() * core::mem::size_of::<u32>();
+        let closed = self.closed.held_bytes();
+        let spare_fields = self.spare_fields.capacity() * core::mem::size_of::<Vec<Field>>()
+            + self
+                .spare_fields
+                .iter()
+                .map(|v| v.capacity() * core::mem::size_of::<Field>())
+                .sum::<usize>();
         let queues = self.ready.capacity() * core::mem::size_of::<u32>()
             + self.events.capacity() * core::mem::size_of::<Event>();
         self.decoder.buffered_len()
@@ -413,6 +444,7 @@ impl Connection {
             + self.hpack_enc.held_bytes()
             + self.out.capacity()
             + self.block_buf.capacity()
+            + spare_fields
             + self.queued_data
             + self.event_data_bytes
             + streams
@@ -421,14 +453,17 @@ impl Connection {
     }
 
     /// Gives back memory kept for reuse: the capacity of empty queues and
-    /// buffers and the node of an empty stream table. Nothing observable
-    /// changes; the next burst of traffic allocates again. Call it when the
-    /// connection goes quiet (the adapters do after 50 ms without a read):
-    /// an idle connection then holds little more than its HPACK tables.
+    /// buffers, the node of an empty stream table and the spare field
+    /// vectors. Nothing observable changes; the next burst of traffic
+    /// allocates again. Call it when the connection goes quiet (the
+    /// adapters do after 50 ms without a read): an idle connection then
+    /// holds little more than its HPACK tables.
     pub fn shrink(&mut self) {
         if self.streams.is_empty() {
-            self.streams = BTreeMap::new();
+            self.streams = SmallMap::default();
         }
+        self.spare_fields = Vec::new();
+        self.closed.shrink();
         if self.out.is_empty() {
             self.out = BytesMut::new();
         }
@@ -471,20 +506,14 @@ impl Connection {
             reset_by_us,
             at: self.now,
         };
-        if self.closed.insert(id.0, rec).is_none() {
-            self.closed_order.push_back(id.0);
-        }
-        while self.closed_order.len() > self.config.max_closed_streams_remembered {
-            if let Some(old) = self.closed_order.pop_front() {
-                self.closed.remove(&old);
-            }
-        }
+        self.closed
+            .insert(id.0, rec, self.config.max_closed_streams_remembered);
     }
 
     /// Whether frames on this closed stream are to be ignored: we reset it
     /// recently (§5.1 "closed").
     pub(crate) fn ignores_frames_on(&self, id: StreamId) -> bool {
-        self.closed.get(&id.0).is_some_and(|c| {
+        self.closed.get(id.0).is_some_and(|c| {
             c.reset_by_us
                 && self.now.saturating_duration_since(c.at) < self.config.reset_stream_duration
         })

@@ -155,6 +155,38 @@ pub fn check(fields: &[Field], kind: BlockKind) -> Result<BlockInfo, StreamError
     Ok(info)
 }
 
+/// The results of [`check`] for the last few replayed header blocks (see
+/// `hpack::Decoder::replayed`): a replay has exactly the fields of the
+/// block it repeats, so its check has the same result.
+#[derive(Debug, Default)]
+pub(crate) struct CheckMemo {
+    entries: [Option<(u64, BlockKind, BlockInfo)>; 4],
+    next: usize,
+}
+
+impl CheckMemo {
+    /// [`check`], answered from memory for a replayed block (`replayed`
+    /// is its stamp) checked before as the same kind.
+    pub(crate) fn check(
+        &mut self,
+        fields: &[Field],
+        kind: BlockKind,
+        replayed: Option<u64>,
+    ) -> Result<BlockInfo, StreamError> {
+        let Some(stamp) = replayed else {
+            return check(fields, kind);
+        };
+        let known = self.entries.iter().flatten();
+        if let Some(&(_, _, info)) = known.into_iter().find(|e| e.0 == stamp && e.1 == kind) {
+            return Ok(info);
+        }
+        let info = check(fields, kind)?;
+        self.entries[self.next] = Some((stamp, kind, info));
+        self.next = (self.next + 1) % self.entries.len();
+        Ok(info)
+    }
+}
+
 /// The request pseudo-header combinations (RFC 9113 §8.3.1, §8.5; RFC 8441 §4).
 fn check_request(p: &Pseudos<'_>) -> Result<(), StreamError> {
     let method = p
@@ -337,6 +369,25 @@ mod tests {
     fn with(mut base: Vec<Field>, extra: Field) -> Vec<Field> {
         base.push(extra);
         base
+    }
+
+    #[test]
+    fn check_memo_answers_per_stamp_and_kind() {
+        let mut memo = CheckMemo::default();
+        let response = grpc_response();
+        let info = check(&response, BlockKind::Response).unwrap();
+        assert_eq!(
+            memo.check(&response, BlockKind::Response, Some(7)),
+            Ok(info)
+        );
+        // The same stamp as trailers is checked afresh (and fails).
+        assert!(memo.check(&response, BlockKind::Trailers, Some(7)).is_err());
+        // Remembered: the stamp vouches for the fields.
+        assert_eq!(memo.check(&[], BlockKind::Response, Some(7)), Ok(info));
+        // Failures are not remembered.
+        assert!(memo.check(&response, BlockKind::Trailers, Some(7)).is_err());
+        // Without a stamp, always checked.
+        assert!(memo.check(&[], BlockKind::Response, None).is_err());
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! Layout: `connection.rs` holds the state and the driving verbs,
 //! `recv.rs` the handling of each received frame type, `send.rs` the
 //! commands and the send scheduler, `stream.rs` the stream-state table of
-//! §5.1, `flow.rs` the window arithmetic, `fields.rs` the field rules of
-//! §8.2-8.3, `budget.rs` the per-interval abuse budgets.
+//! §5.1, `closed.rs` the remembered closed streams, `flow.rs` the window
+//! arithmetic, `fields.rs` the field rules of §8.2-8.3, `budget.rs` the
+//! per-interval abuse budgets.
 
 mod budget;
+mod closed;
 mod config;
 mod connection;
 mod event;

@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::connection::{ConnErr, Connection, PendingBlock, Res, Role, SHUTDOWN_PING, Shutdown};
 use super::event::{Event, HeadersKind, ResetBy};
-use super::fields::{self, BlockKind};
+use super::fields::BlockKind;
 use super::stream::{Input, RecvPhase, State, Stream};
 use crate::error::ErrorCode;
 use crate::frame::{
@@ -256,15 +256,18 @@ impl Connection {
         end_stream: bool,
         priority: Option<PrioritySpec>,
     ) -> Res {
-        let decoded = match self.hpack_dec.decode(&block) {
-            Ok(fields) => Ok(fields),
+        let mut fields = self.spare_fields.pop().unwrap_or_default();
+        let decoded = self.hpack_dec.decode_into(&block, &mut fields);
+        let replayed = self.hpack_dec.replayed();
+        let decoded = match decoded {
+            Ok(()) => Ok(fields),
             Err(DecodeError::Compression { reason }) => {
                 return Err(ConnErr::new(ErrorCode::COMPRESSION_ERROR, reason));
             }
             Err(DecodeError::ListTooLarge { .. }) => Err(()),
         };
         if self.streams.contains_key(&id.0) {
-            return self.on_stream_headers(id, decoded, end_stream);
+            return self.on_stream_headers(id, decoded, end_stream, replayed);
         }
         // No live stream: a new one, or a frame on a closed or idle one.
         let opens_new = !self.is_local_id(id) && id.0 > self.last_peer_id;
@@ -278,7 +281,7 @@ impl Connection {
             if self.ignores_frames_on(id) {
                 return Ok(());
             }
-            if self.closed.contains_key(&id.0) {
+            if self.closed.contains(id.0) {
                 return Err(ConnErr::new(
                     ErrorCode::STREAM_CLOSED,
                     "HEADERS on a closed stream (RFC 9113 §5.1)",
@@ -310,7 +313,7 @@ impl Connection {
         let Ok(fields) = decoded else {
             return self.refuse_large_request(id, end_stream);
         };
-        let info = match fields::check(&fields, BlockKind::Request) {
+        let info = match self.check_memo.check(&fields, BlockKind::Request, replayed) {
             Ok(info) => info,
             Err(e) => return self.stream_error(id, e.code, e.reason),
         };
@@ -371,8 +374,10 @@ impl Connection {
         id: StreamId,
         decoded: Result<Vec<Field>, ()>,
         end_stream: bool,
+        replayed: Option<u64>,
     ) -> Res {
         let role = self.role;
+        let check_memo = &mut self.check_memo;
         let Some(stream) = self.streams.get_mut(&id.0) else {
             return Ok(());
         };
@@ -388,7 +393,7 @@ impl Connection {
         };
         let kind = match (role, stream.recv_phase) {
             (Role::Client, RecvPhase::Initial) => {
-                let info = match fields::check(&fields, BlockKind::Response) {
+                let info = match check_memo.check(&fields, BlockKind::Response, replayed) {
                     Ok(info) => info,
                     Err(e) => return self.stream_error(id, e.code, e.reason),
                 };
@@ -416,7 +421,7 @@ impl Connection {
                         "trailers without END_STREAM (RFC 9113 §8.1)",
                     );
                 }
-                if let Err(e) = fields::check(&fields, BlockKind::Trailers) {
+                if let Err(e) = check_memo.check(&fields, BlockKind::Trailers, replayed) {
                     return self.stream_error(id, e.code, e.reason);
                 }
                 if role == Role::Server
@@ -621,9 +626,9 @@ impl Connection {
         // safe to retry (§6.8, §8.7).
         let refused: Vec<u32> = self
             .streams
-            .range(f.last_stream_id.0 + 1..)
-            .filter(|(id, _)| self.is_local_id(StreamId(**id)))
-            .map(|(id, _)| *id)
+            .keys()
+            .copied()
+            .filter(|&id| id > f.last_stream_id.0 && self.is_local_id(StreamId(id)))
             .collect();
         for &id in &refused {
             self.events.push_back(Event::Reset {

@@ -112,7 +112,11 @@ impl Connection {
             self.write_header_block(id, fields, true);
             self.after_local_end(id);
         } else {
-            stream.trailers = Some(fields.to_vec());
+            // Kept in a recycled field vector, not in the stream record:
+            // records move on every map insert and remove.
+            let mut queued = self.spare_fields.pop().unwrap_or_default();
+            queued.extend_from_slice(fields);
+            stream.trailers = Some(queued);
         }
         Ok(())
     }
@@ -256,7 +260,7 @@ impl Connection {
     pub(crate) fn write_header_block(&mut self, id: StreamId, fields: &[Field], end_stream: bool) {
         self.sent_since_ping = true;
         self.block_buf.clear();
-        self.hpack_enc.encode(fields.iter(), &mut self.block_buf);
+        self.hpack_enc.encode_block(fields, &mut self.block_buf);
         let max = self.peer.max_frame_size as usize;
         let block = &self.block_buf[..];
         let mut first = true;
@@ -426,6 +430,7 @@ impl Connection {
         if stream.queued_bytes == 0 && stream.end_queued {
             if let Some(trailers) = stream.trailers.take() {
                 self.write_header_block(id, &trailers, true);
+                self.recycle_fields(trailers);
             }
             self.after_local_end(id);
             return false;

@@ -1,11 +1,10 @@
 //! Stream states (RFC 9113 §5.1, Figure 2) as one table, and the per-stream
 //! record the connection keeps.
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 
 use super::flow::{RecvWindow, SendWindow};
+use crate::deque::SmallDeque;
 use crate::error::ErrorCode;
 use crate::frame::StreamId;
 use crate::hpack::Field;
@@ -122,10 +121,13 @@ pub(crate) struct Stream {
     // sending
     pub(crate) send_window: SendWindow,
     pub(crate) headers_sent: bool,
-    pub(crate) send_queue: VecDeque<Bytes>,
+    /// Data waiting for flow control; two pieces inline (a message's
+    /// prefix and payload).
+    pub(crate) send_queue: SmallDeque<Bytes, 2>,
     pub(crate) queued_bytes: usize,
     /// END_STREAM is queued behind the data (as a flag or as trailers).
     pub(crate) end_queued: bool,
+    /// Trailers waiting behind queued data.
     pub(crate) trailers: Option<Vec<Field>>,
     /// `send_data` refused data: a Writable event is owed.
     pub(crate) blocked: bool,
@@ -150,7 +152,7 @@ impl Stream {
             data_received: 0,
             send_window: SendWindow::new(send_window),
             headers_sent: false,
-            send_queue: VecDeque::new(),
+            send_queue: SmallDeque::default(),
             queued_bytes: 0,
             end_queued: false,
             trailers: None,

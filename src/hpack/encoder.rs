@@ -10,7 +10,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::Field;
 use super::huffman;
-use super::table::{SizeTable, entry_size, static_find};
+use super::memo::{self, Memo};
+use super::table::{SizeTable, entry_size, static_entry, static_find};
 
 /// The most table we use, whatever the peer allows: the HTTP/2 default
 /// (RFC 9113 §6.5.2), a fair trade between compression and memory.
@@ -49,6 +50,8 @@ pub struct Encoder {
     table: SizeTable,
     /// Size changes to signal at the start of the next block.
     pending: Option<Pending>,
+    /// Recent blocks that encoded to indices only.
+    memo: Memo,
 }
 
 impl Default for Encoder {
@@ -64,6 +67,7 @@ impl Encoder {
         Encoder {
             table: SizeTable::new(DEFAULT_TABLE_SIZE),
             pending: None,
+            memo: Memo::default(),
         }
     }
 
@@ -88,6 +92,14 @@ impl Encoder {
     /// dynamic table when that is likely to pay off. Strings are
     /// Huffman-coded when that is shorter (RFC 7541 §5.2).
     pub fn encode<'a>(&mut self, fields: impl IntoIterator<Item = &'a Field>, dst: &mut BytesMut) {
+        self.signal_size_changes(dst);
+        for field in fields {
+            self.field(field, dst);
+        }
+    }
+
+    /// Starts a block with the pending table size updates (§4.2).
+    fn signal_size_changes(&mut self, dst: &mut BytesMut) {
         if let Some(p) = self.pending.take() {
             let current = self.table.max();
             if p.min < p.last && p.min < current {
@@ -97,14 +109,49 @@ impl Encoder {
                 self.size_update(p.last, dst);
             }
         }
+    }
+
+    /// Like [`encode`](Self::encode), with the same output, for a block
+    /// given as a slice: a block that encoded to indices only is
+    /// remembered, and encoding it again while the dynamic table is
+    /// unchanged copies the remembered bytes instead of searching the
+    /// tables (a gRPC connection sends the same few blocks on every call).
+    pub fn encode_block(&mut self, fields: &[Field], dst: &mut BytesMut) {
+        let changes = self.table.changes();
+        if self.pending.is_none() {
+            if let Some(wire) = self.memo.by_fields(changes, fields) {
+                dst.extend_from_slice(wire);
+                return;
+            }
+        }
+        let start = dst.len();
+        let mut indexed_only = self.pending.is_none();
+        self.signal_size_changes(dst);
         for field in fields {
-            self.field(field, dst);
+            indexed_only &= self.field(field, dst);
+        }
+        // Indices only: the table did not change, so the indices name the
+        // same entries still.
+        if indexed_only && memo::fits(fields.len(), dst.len() - start) {
+            let table = &self.table;
+            let mut at = start;
+            let wire = &dst[start..];
+            let entries = fields.iter().map(|_| {
+                let (index, len) = read_index(&wire[at - start..]);
+                at += len;
+                static_entry(index)
+                    .map(|(n, v)| (Bytes::from_static(n), Bytes::from_static(v)))
+                    .or_else(|| table.dynamic_entry(index).cloned())
+                    .unwrap_or_default()
+            });
+            self.memo.store(changes, wire, entries);
         }
     }
 
-    /// Bytes held by the dynamic table (for memory accounting).
+    /// Bytes held by the dynamic table and the remembered blocks (for
+    /// memory accounting).
     pub fn held_bytes(&self) -> usize {
-        self.table.size()
+        self.table.size() + self.memo.held_bytes()
     }
 
     /// Emits a dynamic table size update (RFC 7541 §6.3).
@@ -113,7 +160,8 @@ impl Encoder {
         self.table.set_max(size);
     }
 
-    fn field(&mut self, field: &Field, dst: &mut BytesMut) {
+    /// Encodes one field; returns whether it was sent as an index (§6.1).
+    fn field(&mut self, field: &Field, dst: &mut BytesMut) -> bool {
         let (name, value) = (&field.name[..], &field.value[..]);
         let found = static_find(name, value);
         if field.sensitive {
@@ -123,16 +171,16 @@ impl Encoder {
                 None => self.table.find(name, value).map(|(i, _)| i),
             };
             write_literal(0x10, 4, name_index, name, value, dst);
-            return;
+            return false;
         }
         if let Some((index, true)) = found {
             write_int(index, 7, 0x80, dst);
-            return;
+            return true;
         }
         let dynamic = self.table.find(name, value);
         if let Some((index, true)) = dynamic {
             write_int(index, 7, 0x80, dst);
-            return;
+            return true;
         }
         let name_index = found.or(dynamic).map(|(i, _)| i);
         if self.should_index(field) {
@@ -144,6 +192,7 @@ impl Encoder {
         } else {
             write_literal(0x00, 4, name_index, name, value, dst);
         }
+        false
     }
 
     /// Whether adding the field to the dynamic table is likely worth it.
@@ -167,6 +216,24 @@ fn write_int(value: usize, prefix: u8, flags: u8, dst: &mut BytesMut) {
         rest >>= 7;
     }
     dst.put_u8(rest as u8);
+}
+
+/// Reads back an index this encoder wrote (a 7-bit prefix integer,
+/// §5.1): the index and the bytes it took.
+fn read_index(wire: &[u8]) -> (usize, usize) {
+    let mut value = usize::from(wire.first().map_or(0, |b| b & 0x7f));
+    if value < 0x7f {
+        return (value, 1);
+    }
+    let mut shift = 0;
+    for (i, &b) in wire.iter().enumerate().skip(1) {
+        value += usize::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    (value, wire.len())
 }
 
 /// Writes a string literal (RFC 7541 §5.2), Huffman-coded when shorter.
@@ -241,8 +308,8 @@ mod tests {
                 let wire = block(&mut enc, &fields);
                 let got = dec.decode(&wire).unwrap();
                 assert_eq!(got, fields, "size {size} block {i}");
-                assert_eq!(enc.held_bytes(), dec.held_bytes());
-                assert!(enc.held_bytes() <= size.min(4096) as usize);
+                assert_eq!(enc.table.size(), dec.table.size());
+                assert!(enc.table.size() <= size.min(4096) as usize);
             }
         }
     }
@@ -271,7 +338,7 @@ mod tests {
         let wire = block(&mut enc, &f);
         // Never indexed, name index 23 (authorization) => 0x1f 0x08.
         assert_eq!(&wire[..2], &[0x1f, 0x08]);
-        assert_eq!(enc.held_bytes(), 0);
+        assert_eq!(enc.table.size(), 0);
         let again = block(&mut enc, &f);
         assert_eq!(wire, again);
         let mut dec = Decoder::new(4096, 1 << 16);
@@ -325,7 +392,7 @@ mod tests {
         enc.set_max_table_size(4096);
         dec.set_max_table_size(4096);
         assert_eq!(dec.decode(&block(&mut enc, &fields)).unwrap(), fields);
-        assert_eq!(enc.held_bytes(), dec.held_bytes());
+        assert_eq!(enc.table.size(), dec.table.size());
     }
 
     #[test]
@@ -336,8 +403,8 @@ mod tests {
         let fields = [Field::new("x-small", "1"), Field::new("x-big", big)];
         let wire = block(&mut enc, &fields);
         assert_eq!(dec.decode(&wire).unwrap(), fields);
-        assert_eq!(enc.held_bytes(), 7 + 1 + 32);
-        assert_eq!(dec.held_bytes(), enc.held_bytes());
+        assert_eq!(enc.table.size(), 7 + 1 + 32);
+        assert_eq!(dec.table.size(), enc.table.size());
     }
 
     #[test]
@@ -349,6 +416,45 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert!(got[0].sensitive);
         assert_eq!(got[0].value.len(), 300);
+    }
+
+    #[test]
+    fn remembered_blocks_encode_and_decode_as_before() {
+        // encode_block (remembering) and encode (not) must write the same
+        // bytes for any sequence of blocks and table size changes, and the
+        // decoder (remembering too) must return the fields sent.
+        let blocks: Vec<Vec<Field>> = vec![
+            grpc_request(0)[..6].to_vec(),
+            vec![Field::new(":status", "200"), Field::new("grpc-status", "0")],
+            vec![Field::new("grpc-status", "0")],
+            grpc_request(1),
+            vec![Field::new("x-a", "1"), Field::new("x-b", "2")],
+            vec![Field::new("x-b", "2"), Field::new("x-a", "1")],
+        ];
+        let mut plain = Encoder::new();
+        let mut memo = Encoder::new();
+        let mut dec = Decoder::new(4096, 1 << 20);
+        let mut x: u32 = 0x1234_5678;
+        for i in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            if x % 97 == 0 {
+                let size = [0, 64, 200, 4096][(x as usize >> 8) % 4];
+                plain.set_max_table_size(size);
+                memo.set_max_table_size(size);
+                dec.set_max_table_size(size.max(64));
+                dec.set_max_table_size(4096);
+            }
+            let fields = &blocks[(x as usize >> 4) % blocks.len()];
+            let mut a = BytesMut::new();
+            plain.encode(fields, &mut a);
+            let mut b = BytesMut::new();
+            memo.encode_block(fields, &mut b);
+            assert_eq!(a, b, "block {i}");
+            assert_eq!(&dec.decode(&b).unwrap(), fields, "block {i}");
+            assert_eq!(plain.table.size(), dec.table.size());
+        }
     }
 
     #[test]

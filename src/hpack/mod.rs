@@ -11,6 +11,7 @@
 mod encoder;
 mod guard;
 mod huffman;
+mod memo;
 mod table;
 
 use bytes::Bytes;
@@ -67,6 +68,16 @@ fn compression(reason: &'static str) -> DecodeError {
     DecodeError::Compression { reason }
 }
 
+/// Whether `block` is `n` one-byte indexed field representations
+/// (RFC 7541 §6.1), all within the static table or the first dynamic
+/// entries: the blocks worth remembering.
+fn is_indices_only(block: &[u8], n: usize) -> bool {
+    block.len() == n
+        && block
+            .iter()
+            .all(|&b| b & 0x80 != 0 && b != 0x80 && b != 0xff)
+}
+
 /// Scratch capacity kept between blocks; more is released after a block.
 const SCRATCH_KEEP: usize = 16 * 1024;
 
@@ -97,6 +108,10 @@ pub struct Decoder {
     scratch: Vec<u8>,
     /// `httlib-hpack`'s output: capacity 1, so it decodes one field a call.
     out: Vec<RawField>,
+    /// Recent blocks made of indices only.
+    memo: memo::Memo,
+    /// The stamp of the remembered block the last block replayed.
+    replayed: Option<u64>,
 }
 
 impl Decoder {
@@ -115,6 +130,8 @@ impl Decoder {
             max_list_size,
             scratch: Vec::new(),
             out: Vec::with_capacity(1),
+            memo: memo::Memo::default(),
+            replayed: None,
         }
     }
 
@@ -146,7 +163,22 @@ impl Decoder {
     /// passed, but the whole block is still processed, so the dynamic table
     /// stays in sync with the peer's.
     pub fn decode(&mut self, block: &[u8]) -> Result<Vec<Field>, DecodeError> {
-        let result = self.decode_block(block);
+        let mut fields = Vec::new();
+        self.decode_into(block, &mut fields)?;
+        Ok(fields)
+    }
+
+    /// Like [`decode`](Self::decode), but appends the fields to `out`
+    /// after clearing it, so a caller that keeps a vector between blocks
+    /// decodes without allocating. On error `out` holds no meaningful
+    /// fields.
+    pub fn decode_into(&mut self, block: &[u8], out: &mut Vec<Field>) -> Result<(), DecodeError> {
+        out.clear();
+        self.replayed = None;
+        let result = self.decode_block(block, out);
+        if result.is_err() {
+            out.clear();
+        }
         self.scratch.clear();
         if self.scratch.capacity() > SCRATCH_KEEP {
             self.scratch.shrink_to(SCRATCH_KEEP);
@@ -154,13 +186,41 @@ impl Decoder {
         result
     }
 
-    /// Bytes held by the dynamic table (for memory accounting).
+    /// Bytes held by the dynamic table and the remembered blocks (for
+    /// memory accounting).
     pub fn held_bytes(&self) -> usize {
-        self.table.size()
+        self.table.size() + self.memo.held_bytes()
     }
 
-    fn decode_block(&mut self, block: &[u8]) -> Result<Vec<Field>, DecodeError> {
-        let mut fields = Vec::new();
+    fn decode_block(&mut self, block: &[u8], fields: &mut Vec<Field>) -> Result<(), DecodeError> {
+        let changes = self.table.changes();
+        if self.required.is_none()
+            && let Some(replay) = self.memo.by_wire(changes, block)
+            && replay.list_size <= self.max_list_size
+        {
+            self.replayed = Some(replay.stamp);
+            // The same indices as a block decoded before, into an
+            // unchanged table: the same fields (RFC 7541 §6.1).
+            fields.extend(replay.fields.iter().map(|(name, value)| Field {
+                name: name.clone(),
+                value: value.clone(),
+                sensitive: false,
+            }));
+            return Ok(());
+        }
+        self.decode_fields(block, fields)?;
+        if changes == self.table.changes()
+            && memo::fits(fields.len(), block.len())
+            && !block.is_empty()
+            && is_indices_only(block, fields.len())
+        {
+            let pairs = fields.iter().map(|f| (f.name.clone(), f.value.clone()));
+            self.memo.store(changes, block, pairs);
+        }
+        Ok(())
+    }
+
+    fn decode_fields(&mut self, block: &[u8], fields: &mut Vec<Field>) -> Result<(), DecodeError> {
         let mut pos = 0;
         let mut updates = 0u8;
         let mut in_fields = false;
@@ -203,7 +263,7 @@ impl Decoder {
             list_size = list_size.saturating_add(table::entry_size(repr.name_len, repr.value_len));
             if !over && list_size > self.max_list_size {
                 over = true;
-                fields = Vec::new();
+                fields.clear();
             }
             let incremental = matches!(
                 repr.kind,
@@ -230,7 +290,14 @@ impl Decoder {
                 limit: self.max_list_size,
             });
         }
-        Ok(fields)
+        Ok(())
+    }
+
+    /// If the last block decoded was a replay of a remembered one: a
+    /// stamp that names exactly its fields (the same stamp, the same
+    /// fields), so checks of the fields can be remembered too.
+    pub(crate) fn replayed(&self) -> Option<u64> {
+        self.replayed
     }
 
     fn check_required(&self) -> Result<(), DecodeError> {
@@ -337,7 +404,7 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(pairs(&f), [(&b"custom-key"[..], &b"custom-header"[..])]);
-        assert_eq!(d.held_bytes(), 55);
+        assert_eq!(d.table.size(), 55);
         // C.2.2: literal without indexing.
         let mut d = Decoder::new(4096, 1 << 16);
         let f = d
@@ -345,18 +412,18 @@ mod tests {
             .unwrap();
         assert_eq!(pairs(&f), [(&b":path"[..], &b"/sample/path"[..])]);
         assert!(!f[0].sensitive);
-        assert_eq!(d.held_bytes(), 0);
+        assert_eq!(d.table.size(), 0);
         // C.2.3: literal never indexed.
         let f = d
             .decode(&hex("1008 7061 7373 776f 7264 0673 6563 7265 74"))
             .unwrap();
         assert_eq!(pairs(&f), [(&b"password"[..], &b"secret"[..])]);
         assert!(f[0].sensitive);
-        assert_eq!(d.held_bytes(), 0);
+        assert_eq!(d.table.size(), 0);
         // C.2.4: indexed.
         let f = d.decode(&[0x82]).unwrap();
         assert_eq!(pairs(&f), [(&b":method"[..], &b"GET"[..])]);
-        assert_eq!(d.held_bytes(), 0);
+        assert_eq!(d.table.size(), 0);
     }
 
     type Example<'a> = (&'a str, &'a [(&'a str, &'a str)], usize);
@@ -374,7 +441,7 @@ mod tests {
                 })
                 .collect();
             assert_eq!(&got[..], *expected, "block {i}");
-            assert_eq!(decoder.held_bytes(), *size, "block {i}");
+            assert_eq!(decoder.table.size(), *size, "block {i}");
         }
     }
 
@@ -556,9 +623,9 @@ mod tests {
         // Two are fine, and evict.
         let mut d = Decoder::new(4096, 1 << 16);
         d.decode(&[0x40, 0x01, b'a', 0x01, b'b']).unwrap();
-        assert_eq!(d.held_bytes(), 34);
+        assert_eq!(d.table.size(), 34);
         assert_eq!(d.decode(&[0x20, 0x3f, 0xe1, 0x1f, 0x82]).unwrap().len(), 1);
-        assert_eq!(d.held_bytes(), 0);
+        assert_eq!(d.table.size(), 0);
         assert!(compression_err(d.decode(&[0xbe])).contains("§2.3.3"));
     }
 
@@ -639,7 +706,7 @@ mod tests {
             d.decode(&block),
             Err(DecodeError::ListTooLarge { limit: 100 })
         );
-        assert_eq!(d.held_bytes(), 3 * 73);
+        assert_eq!(d.table.size(), 3 * 73);
         // The next block references entries inserted past the limit.
         d.set_max_list_size(1000);
         let f = d.decode(&[0xbe, 0xc0]).unwrap();
@@ -660,6 +727,49 @@ mod tests {
         let f = d.decode(&[0x82]).unwrap();
         let again = d.decode(&[0x82]).unwrap();
         assert_eq!(f[0].name.as_ptr(), again[0].name.as_ptr());
+    }
+
+    #[test]
+    fn decode_into_reuses_the_vector() {
+        let mut d = Decoder::new(4096, 1 << 16);
+        let mut out = Vec::with_capacity(8);
+        let storage = out.as_ptr();
+        d.decode_into(&[0x82, 0x86], &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        d.decode_into(&[0x84], &mut out).unwrap();
+        assert_eq!(pairs(&out), [(&b":path"[..], &b"/"[..])]);
+        assert_eq!(out.as_ptr(), storage);
+        // An error leaves it empty.
+        assert!(d.decode_into(&[0x82, 0x80], &mut out).is_err());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn remembered_blocks_follow_the_table() {
+        let mut d = Decoder::new(4096, 1 << 16);
+        d.decode(&[0x40, 0x01, b'a', 0x01, b'b']).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                pairs(&d.decode(&[0xbe, 0x82]).unwrap()),
+                [(&b"a"[..], &b"b"[..]), (&b":method"[..], &b"GET"[..])]
+            );
+        }
+        // A new entry takes index 62: the same bytes mean another field.
+        d.decode(&[0x40, 0x01, b'c', 0x01, b'd']).unwrap();
+        assert_eq!(
+            pairs(&d.decode(&[0xbe, 0x82]).unwrap())[0],
+            (&b"c"[..], &b"d"[..])
+        );
+        // A smaller list limit is still enforced.
+        d.set_max_list_size(40);
+        assert_eq!(
+            d.decode(&[0xbe, 0x82]),
+            Err(DecodeError::ListTooLarge { limit: 40 })
+        );
+        // A required size update is still required.
+        d.set_max_list_size(1 << 16);
+        d.set_max_table_size(0);
+        assert!(compression_err(d.decode(&[0xbe, 0x82])).contains("§4.2"));
     }
 
     fn no_panic(block: &[u8]) {

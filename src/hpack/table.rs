@@ -171,6 +171,9 @@ pub(crate) struct SizeTable {
     size: usize,
     /// Maximum size in force (RFC 7541 §4.2).
     max: u32,
+    /// Counts inserts and size changes: while it stays the same, every
+    /// index means the same field (see `memo.rs`).
+    changes: u64,
 }
 
 impl SizeTable {
@@ -179,6 +182,7 @@ impl SizeTable {
             entries: VecDeque::new(),
             size: 0,
             max,
+            changes: 0,
         }
     }
 
@@ -229,7 +233,13 @@ impl SizeTable {
     }
 
     /// Changes the maximum size, evicting as needed (RFC 7541 §4.3).
+    /// Counts the changes made to the table so far.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
+    }
+
     pub(crate) fn set_max(&mut self, max: u32) {
+        self.changes = self.changes.wrapping_add(1);
         self.max = max;
         self.evict_to(max as usize);
     }
@@ -237,6 +247,7 @@ impl SizeTable {
     /// Adds an entry, evicting older ones first; an entry larger than the
     /// maximum empties the table and is not added (RFC 7541 §4.4).
     pub(crate) fn insert(&mut self, name: Bytes, value: Bytes) {
+        self.changes = self.changes.wrapping_add(1);
         let entry = entry_size(name.len(), value.len());
         let max = self.max as usize;
         if entry > max {

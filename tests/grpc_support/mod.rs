@@ -373,7 +373,7 @@ impl RawServer {
     pub fn call(&mut self, path: &str) -> (CallId, StreamId) {
         let c = self
             .client
-            .start_call(client::Request::new(path), self.now)
+            .start_call(client::Request::new(path.to_owned()), self.now)
             .unwrap();
         self.drive();
         let sid = self

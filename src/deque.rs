@@ -1,0 +1,107 @@
+//! A FIFO queue whose first few items live inline: the per-call and
+//! per-stream queues usually hold one or two chunks at a time, and then
+//! need no heap allocation at all.
+
+use smallvec::SmallVec;
+
+/// A FIFO queue holding up to `N` items inline before it spills to the
+/// heap. Taken items leave a default value behind until the queue empties
+/// or is compacted, so `T: Default` (for `Bytes`, an empty one, which owns
+/// nothing).
+#[derive(Debug, Default)]
+pub(crate) struct SmallDeque<T, const N: usize> {
+    items: SmallVec<[T; N]>,
+    /// Items before this index were taken.
+    head: usize,
+}
+
+impl<T: Default, const N: usize> SmallDeque<T, N> {
+    /// Appends an item. When storage is full and at least half of it holds
+    /// taken items, those are dropped first; otherwise the storage grows.
+    /// Either way each item is moved a bounded number of times on average.
+    pub(crate) fn push_back(&mut self, item: T) {
+        if self.items.len() == self.items.capacity()
+            && self.head > 0
+            && self.head * 2 >= self.items.len()
+        {
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
+        self.items.push(item);
+    }
+
+    /// The oldest item.
+    pub(crate) fn front_mut(&mut self) -> Option<&mut T> {
+        self.items.get_mut(self.head)
+    }
+
+    /// Removes and returns the oldest item.
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        let item = core::mem::take(self.items.get_mut(self.head)?);
+        self.head += 1;
+        if self.head == self.items.len() {
+            self.clear();
+        }
+        Some(item)
+    }
+
+    /// Removes every item (heap storage, if any, is kept).
+    pub(crate) fn clear(&mut self) {
+        self.items.clear();
+        self.head = 0;
+    }
+
+    /// Number of items.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.items.len() - self.head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SmallDeque;
+
+    #[test]
+    fn fifo_order_across_spill_and_compaction() {
+        let mut q = SmallDeque::<u32, 2>::default();
+        let mut next_in = 0;
+        let mut next_out = 0;
+        // Irregular pushes and pops; the model is a plain counter.
+        for round in 0..500u32 {
+            for _ in 0..(round % 5) {
+                q.push_back(next_in);
+                next_in += 1;
+            }
+            for _ in 0..(round % 4) {
+                match q.pop_front() {
+                    Some(v) => {
+                        assert_eq!(v, next_out);
+                        next_out += 1;
+                    }
+                    None => assert_eq!(next_in, next_out),
+                }
+            }
+            assert_eq!(q.len() as u32, next_in - next_out);
+        }
+        while let Some(v) = q.pop_front() {
+            assert_eq!(v, next_out);
+            next_out += 1;
+        }
+        assert_eq!(next_out, next_in);
+        assert!(q.front_mut().is_none());
+    }
+
+    #[test]
+    fn stays_inline_when_drained_between_pushes() {
+        let mut q = SmallDeque::<u32, 2>::default();
+        for i in 0..100 {
+            q.push_back(i);
+            q.push_back(i + 1);
+            assert_eq!(q.pop_front(), Some(i));
+            *q.front_mut().unwrap() += 1;
+            assert_eq!(q.pop_front(), Some(i + 2));
+            assert!(!q.items.spilled());
+        }
+    }
+}
