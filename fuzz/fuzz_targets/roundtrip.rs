@@ -237,7 +237,10 @@ fn join_data_pieces(back: Vec<Frame>, frames: &[Frame]) -> Vec<Frame> {
         while d.flow_len < w.flow_len {
             assert!(!d.end_stream, "END_STREAM on a piece before the last");
             let Some(Frame::Data(next)) = back.next() else {
-                panic!("DATA frame cut short: {} of {} bytes", d.flow_len, w.flow_len);
+                panic!(
+                    "DATA frame cut short: {} of {} bytes",
+                    d.flow_len, w.flow_len
+                );
             };
             assert_eq!(next.stream_id, d.stream_id);
             payload.extend_from_slice(&next.payload);
