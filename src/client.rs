@@ -21,7 +21,7 @@ use crate::hpack::Field;
 use crate::small_map::SmallMap;
 
 /// Live calls kept without a tree: a connection usually has a few.
-const LIVE_CALLS_INLINE: usize = 4;
+const LIVE_CALLS_INLINE: usize = 1;
 
 /// Client configuration.
 #[derive(Clone, Debug)]

@@ -98,7 +98,7 @@ const SPARE_FIELD_VECS: usize = 4;
 const SPARE_FIELD_CAPACITY: usize = 32;
 
 /// Live streams kept without a tree: a gRPC connection usually has a few.
-const LIVE_STREAMS_INLINE: usize = 4;
+const LIVE_STREAMS_INLINE: usize = 1;
 
 pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
