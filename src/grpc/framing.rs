@@ -103,9 +103,10 @@ impl std::error::Error for DeframeError {}
 #[derive(Debug)]
 pub struct Deframer {
     max_message_size: usize,
-    /// Received chunks not yet consumed; two inline, as a call's messages
-    /// usually arrive one DATA payload at a time.
-    chunks: SmallDeque<Bytes, 2>,
+    /// Received chunks not yet consumed; one inline, as a call's small
+    /// messages usually arrive one DATA payload at a time (every open call
+    /// carries this, so inline room costs memory per call).
+    chunks: SmallDeque<Bytes, 1>,
     buffered: usize,
     /// The parsed prefix of the message being received.
     pending: Option<(bool, usize)>,
