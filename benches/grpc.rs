@@ -27,44 +27,12 @@ fn ready_pair() -> Pair {
 /// One unary call: start, message, half-close; the server answers one
 /// message and OK; the client sees the status.
 fn unary(p: &mut Pair, msg: &Bytes) {
-    let c = p
-        .client
-        .start_call(client::Request::new("/bench.Bench/Unary"), p.now)
-        .unwrap();
-    p.client.send_message(c, msg.clone()).unwrap();
-    p.client.half_close(c).unwrap();
-    p.drive();
-    while let Some(ev) = p.server_events.pop_front() {
-        if let server::Event::HalfClose { call } = ev {
-            p.server.send_message(call, msg.clone()).unwrap();
-            p.server
-                .finish(call, Status::ok(), &Metadata::new())
-                .unwrap();
-        }
-    }
-    p.drive();
-    let mut done = false;
-    while let Some(ev) = p.client_events.pop_front() {
-        done |= matches!(ev, client::Event::Status { .. });
-    }
-    assert!(done);
+    assert!(p.echo_unary("/bench.Bench/Unary", msg).is_ok());
 }
 
 /// `n` messages of `size` bytes from the server on one call.
 fn stream(p: &mut Pair, size: usize, n: usize) {
-    let c = p
-        .client
-        .start_call(client::Request::new("/bench.Bench/Stream"), p.now)
-        .unwrap();
-    p.client.half_close(c).unwrap();
-    p.drive();
-    let s = loop {
-        match p.server_events.pop_front() {
-            Some(server::Event::Call { call, .. }) => break call,
-            Some(_) => {}
-            None => panic!("no call"),
-        }
-    };
+    let (_, s) = p.open_call("/bench.Bench/Stream", true);
     p.server_events.clear();
     let msg = Bytes::from(vec![7u8; size]);
     let mut sent = 0;

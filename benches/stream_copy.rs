@@ -46,19 +46,7 @@ const MIB: usize = 1 << 20;
 fn run(config: client::Config, msg: &Bytes, warm: usize, n: usize) -> (f64, usize) {
     let mut p = Pair::new(config, server::Config::default(), Instant::now());
     p.drive();
-    let c = p
-        .client
-        .start_call(client::Request::new("/bench.Bench/ServerStream"), p.now)
-        .expect("start");
-    p.client.half_close(c).expect("half-close");
-    p.drive();
-    let call = loop {
-        match p.server_events.pop_front() {
-            Some(server::Event::Call { call, .. }) => break call,
-            Some(_) => {}
-            None => panic!("no call"),
-        }
-    };
+    let (_, call) = p.open_call("/bench.Bench/ServerStream", true);
     let (mut got, mut sent) = (0, 0);
     let (mut start, mut bytes0) = (Instant::now(), 0);
     while got < warm + n {

@@ -135,6 +135,84 @@ impl Pair {
         true
     }
 
+    /// Starts a call of `path`, half-closed at once if `half_close`, and
+    /// drives until the server sees it: the client's and the server's ids
+    /// of the call. Server events before the call's are dropped.
+    ///
+    /// # Panics
+    /// If the call cannot start or the server does not see it (this is a
+    /// helper for tests).
+    pub fn open_call(
+        &mut self,
+        path: &'static str,
+        half_close: bool,
+    ) -> (crate::grpc::CallId, crate::grpc::CallId) {
+        let c = self
+            .client
+            .start_call(client::Request::new(path), self.now)
+            .expect("the call starts");
+        if half_close {
+            self.client.half_close(c).expect("half-close");
+        }
+        self.drive();
+        loop {
+            match self.server_events.pop_front() {
+                Some(server::Event::Call { call, .. }) => return (c, call),
+                Some(_) => {}
+                None => panic!("the server did not see the call"),
+            }
+        }
+    }
+
+    /// One unary call of `path` whose server echoes `message` and ends
+    /// with OK: the reply, or the status the call ended with instead.
+    /// Other events of either side are dropped.
+    ///
+    /// # Panics
+    /// If the call cannot start or send (this is a helper for tests).
+    pub fn echo_unary(
+        &mut self,
+        path: &'static str,
+        message: &Bytes,
+    ) -> Result<Bytes, crate::grpc::Status> {
+        let c = self
+            .client
+            .start_call(client::Request::new(path), self.now)
+            .expect("the call starts");
+        self.client
+            .send_message(c, message.clone())
+            .expect("the message is sent");
+        self.client.half_close(c).expect("half-close");
+        self.drive();
+        while let Some(ev) = self.server_events.pop_front() {
+            if let server::Event::HalfClose { call } = ev {
+                let _ = self.server.send_message(call, message.clone());
+                let _ = self.server.finish(
+                    call,
+                    crate::grpc::Status::ok(),
+                    &crate::grpc::Metadata::new(),
+                );
+            }
+        }
+        self.drive();
+        let mut reply = None;
+        let mut status = None;
+        while let Some(ev) = self.client_events.pop_front() {
+            match ev {
+                client::Event::Message { call, data } if call == c => reply = Some(data),
+                client::Event::Status {
+                    call, status: s, ..
+                } if call == c => status = Some(s),
+                _ => {}
+            }
+        }
+        match (status, reply) {
+            (Some(s), Some(r)) if s.code == crate::grpc::Code::Ok => Ok(r),
+            (Some(s), _) => Err(s),
+            (None, _) => Err(crate::grpc::Status::internal("the call did not end")),
+        }
+    }
+
     /// Bytes waiting to be read by the client and by the server.
     pub fn in_flight(&self) -> (usize, usize) {
         (

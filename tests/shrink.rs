@@ -10,34 +10,8 @@ use grpc_sansio::{client, server};
 
 /// One unary call with `n`-byte messages each way; returns the reply.
 fn call(p: &mut Pair, n: usize) -> Bytes {
-    let msg = Bytes::from(vec![1u8; n]);
-    let c = p
-        .client
-        .start_call(client::Request::new("/t.S/M"), p.now)
-        .unwrap();
-    p.client.send_message(c, msg.clone()).unwrap();
-    p.client.half_close(c).unwrap();
-    p.drive();
-    while let Some(ev) = p.server_events.pop_front() {
-        if let server::Event::HalfClose { call } = ev {
-            p.server.send_message(call, msg.clone()).unwrap();
-            p.server
-                .finish(call, Status::ok(), &Metadata::new())
-                .unwrap();
-        }
-    }
-    p.drive();
-    let mut reply = None;
-    let mut ok = false;
-    while let Some(ev) = p.client_events.pop_front() {
-        match ev {
-            client::Event::Message { data, .. } => reply = Some(data),
-            client::Event::Status { status, .. } => ok = status.code == grpc_sansio::grpc::Code::Ok,
-            _ => {}
-        }
-    }
-    assert!(ok, "the call did not end OK");
-    reply.expect("no reply")
+    p.echo_unary("/t.S/M", &Bytes::from(vec![1u8; n]))
+        .expect("the call ends OK")
 }
 
 #[test]

@@ -30,19 +30,7 @@ fn big_frames_client() -> client::Config {
 
 /// Server-streams `sent` on one call; returns what the client got.
 fn stream(p: &mut Pair, sent: &[Bytes]) -> Vec<Bytes> {
-    let c = p
-        .client
-        .start_call(client::Request::new("/bench.Bench/Stream"), p.now)
-        .unwrap();
-    p.client.half_close(c).unwrap();
-    p.drive();
-    let call = loop {
-        match p.server_events.pop_front() {
-            Some(server::Event::Call { call, .. }) => break call,
-            Some(_) => {}
-            None => panic!("no call reached the server"),
-        }
-    };
+    let (_, call) = p.open_call("/bench.Bench/Stream", true);
     let mut got = Vec::new();
     for m in sent {
         p.server.send_message(call, m.clone()).unwrap();

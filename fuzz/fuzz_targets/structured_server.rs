@@ -249,6 +249,23 @@ fn header_frames(
     }
 }
 
+/// `msg` as `frames % 4 + 1` DATA frames (none over 16 KiB) on `id`.
+fn data_frames(id: StreamId, msg: &[u8], frames: u8, end_stream: bool, wire: &mut BytesMut) {
+    let n = usize::from(frames % 4) + 1;
+    let step = msg.len().div_ceil(n).min(16_384);
+    let chunks: Vec<&[u8]> = msg.chunks(step.max(1)).collect();
+    let last = chunks.len().saturating_sub(1);
+    for (i, c) in chunks.into_iter().enumerate() {
+        Frame::Data(Data {
+            stream_id: id,
+            payload: Bytes::copy_from_slice(c),
+            end_stream: end_stream && i == last,
+            flow_len: c.len() as u32,
+        })
+        .encode(wire);
+    }
+}
+
 fuzz_target!(|input: In| {
     let mut config = Config::default();
     if input.small_limits {
@@ -346,19 +363,7 @@ fuzz_target!(|input: In| {
                 let mut msg = vec![0];
                 msg.extend(u32::from(*len).to_be_bytes());
                 msg.resize(5 + usize::from(*len), *fill);
-                let n = usize::from(*frames % 4) + 1;
-                let step = msg.len().div_ceil(n).min(16_384);
-                let chunks: Vec<&[u8]> = msg.chunks(step.max(1)).collect();
-                let last = chunks.len() - 1;
-                for (i, c) in chunks.into_iter().enumerate() {
-                    Frame::Data(Data {
-                        stream_id: stream(*s),
-                        payload: Bytes::copy_from_slice(c),
-                        end_stream: *end_stream && i == last,
-                        flow_len: c.len() as u32,
-                    })
-                    .encode(&mut wire);
-                }
+                data_frames(stream(*s), &msg, *frames, *end_stream, &mut wire);
             }
             Op::Message {
                 stream: s,
@@ -371,19 +376,7 @@ fuzz_target!(|input: In| {
                 let mut msg = vec![u8::from(*compressed)];
                 msg.extend(declared.unwrap_or(body.len() as u32).to_be_bytes());
                 msg.extend_from_slice(body);
-                let n = usize::from(*frames % 4) + 1;
-                let step = msg.len().div_ceil(n);
-                let chunks: Vec<&[u8]> = msg.chunks(step.max(1)).collect();
-                let last = chunks.len() - 1;
-                for (i, c) in chunks.into_iter().enumerate() {
-                    Frame::Data(Data {
-                        stream_id: stream(*s),
-                        payload: Bytes::copy_from_slice(c),
-                        end_stream: *end_stream && i == last,
-                        flow_len: c.len() as u32,
-                    })
-                    .encode(&mut wire);
-                }
+                data_frames(stream(*s), &msg, *frames, *end_stream, &mut wire);
             }
             Op::Data {
                 stream: s,
