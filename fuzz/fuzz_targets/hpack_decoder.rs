@@ -5,7 +5,8 @@
 //! zero, large); bit 2 feeds the payload as one block, else it is cut into
 //! several blocks decoded in turn by the same decoder; bit 3 lowers the
 //! table size between blocks (as after a SETTINGS change).
-//! Checks: held bytes stay within the table size; a decoded list respects
+//! Checks: the table stays within its size and the decoder holds at most
+//! that plus the bound of its replay memo; a decoded list respects
 //! the limit; a decoded list re-encodes and decodes back to the same fields.
 #![no_main]
 
@@ -45,9 +46,15 @@ fuzz_target!(|data: &[u8]| {
             Err(DecodeError::Compression { .. }) => break,
         }
         assert!(
-            dec.held_bytes() <= table.max(table_now) as usize,
+            dec.table_size() <= table.max(table_now) as usize,
             "dynamic table holds {} bytes, limit {table}",
-            dec.held_bytes()
+            dec.table_size()
+        );
+        assert!(
+            dec.held_bytes() <= dec.table_size() + Decoder::REPLAY_HELD_MAX,
+            "decoder holds {} bytes with a table of {}",
+            dec.held_bytes(),
+            dec.table_size()
         );
     }
 });

@@ -146,6 +146,7 @@ impl Encoder {
             });
             self.memo.store(changes, wire, entries);
         }
+        self.memo.forget_stale(self.table.changes());
     }
 
     /// Bytes held by the dynamic table and the remembered blocks (for

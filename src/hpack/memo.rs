@@ -23,6 +23,13 @@ const MAX_FIELDS: usize = 16;
 /// Largest block remembered, in encoded bytes.
 const MAX_WIRE: usize = 64;
 
+/// Most bytes a memo holds beyond what its table holds: its vectors (each
+/// at most twice its largest contents, as vectors grow). The names and
+/// values of valid entries are the table's own (shared, not copied), and
+/// entries that went stale are emptied ([`Memo::forget_stale`]).
+pub(crate) const HELD_MAX: usize =
+    SLOTS * 2 * (MAX_WIRE + MAX_FIELDS * core::mem::size_of::<(Bytes, Bytes)>());
+
 #[derive(Debug, Default)]
 struct Entry {
     /// Whether the entry holds a block.
@@ -129,19 +136,69 @@ impl Memo {
             .sum();
     }
 
-    /// Memory the entries hold (an upper estimate: their names and values
-    /// may be shared with a table).
+    /// Empties the entries made for another table state, so that no entry
+    /// keeps alive a name or value the table has evicted: valid entries
+    /// only ever share the table's (or the static table's) bytes. Call it
+    /// whenever the table may have changed.
+    pub(crate) fn forget_stale(&mut self, changes: u64) {
+        for e in &mut self.entries {
+            if e.used && e.changes != changes {
+                e.used = false;
+                e.wire.clear();
+                e.fields.clear();
+            }
+        }
+    }
+
+    /// Memory the entries hold beyond the table's (at most [`HELD_MAX`]):
+    /// their vectors; names and values are shared with the table.
     pub(crate) fn held_bytes(&self) -> usize {
         self.entries
             .iter()
             .map(|e| {
-                e.wire.capacity()
-                    + e.fields.capacity() * core::mem::size_of::<(Bytes, Bytes)>()
-                    + e.fields
-                        .iter()
-                        .map(|(n, v)| n.len() + v.len())
-                        .sum::<usize>()
+                e.wire.capacity() + e.fields.capacity() * core::mem::size_of::<(Bytes, Bytes)>()
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &'static [u8], value: Vec<u8>) -> (Bytes, Bytes) {
+        (Bytes::from_static(name), Bytes::from(value))
+    }
+
+    #[test]
+    fn stale_entries_let_go_of_the_tables_bytes() {
+        let mut m = Memo::default();
+        let value = Bytes::from(vec![b'v'; 40]);
+        m.store(1, &[0xbe], [(Bytes::from_static(b"x"), value.clone())]);
+        assert!(m.by_wire(1, &[0xbe]).is_some());
+        // The table changed: the entry may name an evicted value.
+        m.forget_stale(2);
+        assert!(m.by_wire(1, &[0xbe]).is_none());
+        assert!(m.by_wire(2, &[0xbe]).is_none());
+        // Only our handle is left on the value.
+        assert!(value.is_unique());
+        assert!(m.held_bytes() <= HELD_MAX);
+    }
+
+    #[test]
+    fn held_bytes_stay_within_the_bound() {
+        let mut m = Memo::default();
+        for round in 0..20u64 {
+            let fields: Vec<(Bytes, Bytes)> = (0..MAX_FIELDS)
+                .map(|i| entry(b"name", vec![b'v'; i + round as usize]))
+                .collect();
+            let wire = vec![0x80 | (round as u8 & 0x3f); MAX_WIRE];
+            m.store(round, &wire, fields);
+            assert!(
+                m.held_bytes() <= HELD_MAX,
+                "{} > {HELD_MAX}",
+                m.held_bytes()
+            );
+        }
     }
 }

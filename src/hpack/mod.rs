@@ -179,6 +179,7 @@ impl Decoder {
         if result.is_err() {
             out.clear();
         }
+        self.memo.forget_stale(self.table.changes());
         self.scratch.clear();
         if self.scratch.capacity() > SCRATCH_KEEP {
             self.scratch.shrink_to(SCRATCH_KEEP);
@@ -186,8 +187,20 @@ impl Decoder {
         result
     }
 
+    /// Most bytes [`held_bytes`](Self::held_bytes) counts beyond the
+    /// dynamic table's size: the vectors of the few remembered header
+    /// blocks (whose names and values are the table's own).
+    pub const REPLAY_HELD_MAX: usize = memo::HELD_MAX;
+
+    /// The size of the dynamic table (RFC 7541 §4.1): never above the
+    /// limit in force.
+    pub fn table_size(&self) -> usize {
+        self.table.size()
+    }
+
     /// Bytes held by the dynamic table and the remembered blocks (for
-    /// memory accounting).
+    /// memory accounting): at most the table's limit plus
+    /// [`REPLAY_HELD_MAX`](Self::REPLAY_HELD_MAX).
     pub fn held_bytes(&self) -> usize {
         self.table.size() + self.memo.held_bytes()
     }
