@@ -251,7 +251,7 @@ impl FrameDecoder {
             }
             // Gather a short run, one chunk at a time (so that a long
             // chunk after it is sliced, not copied).
-            let n = avail.min(want - self.partial.len());
+            let n = avail.min(want.saturating_sub(self.partial.len()));
             if n == 0 {
                 return None;
             }
@@ -262,7 +262,9 @@ impl FrameDecoder {
                 break self.partial.split().freeze();
             }
         };
-        let rest = rest - piece.len();
+        // A piece never exceeds what is left of the frame (slices take at
+        // most `rest`, gatherings at most `want`).
+        let rest = rest.saturating_sub(piece.len());
         if rest == 0 {
             self.data_rest = None;
             self.header = None;
