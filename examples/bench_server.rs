@@ -32,19 +32,7 @@ fn main() {
     let addr: std::net::SocketAddr = args.get("addr", "127.0.0.1:50051".parse().unwrap());
     let threads: usize = args.get("threads", 1);
     let report: f64 = args.get("report-held", 0.0);
-    // One thread: tokio's current-thread scheduler (no cross-thread
-    // hand-offs); more: the multi-thread one with that many workers.
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .enable_all()
-            .build()
-    }
-    .unwrap_or_else(|e| die(&format!("runtime: {e}")));
+    let rt = bench::runtime(threads);
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let server = Server::default();

@@ -55,17 +55,7 @@ fn main() {
     let threads: usize = args.get("threads", 1);
     let max_frame_size: u32 = args.get("max-frame-size", 1 << 20);
 
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    }
-    .unwrap_or_else(|e| die(&format!("runtime: {e}")));
+    let rt = bench::runtime(threads);
 
     let plan = Arc::new(Plan::new(warmup, duration, count));
     let mut config = client::Config {

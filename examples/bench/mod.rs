@@ -45,6 +45,23 @@ pub fn die(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+/// A tokio runtime with `threads` threads: one is tokio's current-thread
+/// scheduler (no cross-thread hand-offs), more the multi-thread one with
+/// that many workers.
+pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .unwrap_or_else(|e| die(&format!("runtime: {e}")))
+}
+
 /// `--key value` pairs.
 pub struct Args(Vec<(String, String)>);
 
