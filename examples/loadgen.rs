@@ -6,8 +6,13 @@
 //! cargo run --release --example loadgen -- [--addr 127.0.0.1:50051]
 //!     [--rpc unary|server-stream|client-stream|bidi] [--size 16]
 //!     [--concurrency 1] [--connections 1] [--duration 5 | --count N]
-//!     [--warmup 1] [--threads 1] [--max-frame-size 1048576]
+//!     [--warmup 1] [--threads 1] [--max-frame-size 1048576] [--io tokio|std]
 //! ```
+//!
+//! `--io`: the adapter the connections run on: `tokio` (default; all
+//! connections on `--threads` tokio threads) or `std` (blocking sockets, a
+//! thread per connection: the lowest latency at concurrency 1, where a
+//! thread that waits in `read` is woken straight by the kernel).
 //!
 //! `--max-frame-size`: the SETTINGS_MAX_FRAME_SIZE the client advertises
 //! (default 1 MiB, so that a server which honours it sends each message in
@@ -34,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use adapters::tokio_io;
+use adapters::{std_io, tokio_io};
 use bench::{Args, Histogram, LoadApp, Plan, Rpc, Stats, die};
 use grpc_sansio::client;
 
@@ -54,8 +59,11 @@ fn main() {
     let count: Option<u64> = args.opt("count").map(|_| args.get("count", 0));
     let threads: usize = args.get("threads", 1);
     let max_frame_size: u32 = args.get("max-frame-size", 1 << 20);
-
-    let rt = bench::runtime(threads);
+    let io = args.opt("io").unwrap_or("tokio");
+    if !matches!(io, "tokio" | "std") {
+        die(&format!("unknown --io {io:?}: tokio or std"));
+    }
+    let progress = count.is_some() || duration >= Duration::from_secs(5);
 
     let plan = Arc::new(Plan::new(warmup, duration, count));
     let mut config = client::Config {
@@ -74,44 +82,66 @@ fn main() {
         .connection_window
         .max(config.h2.stream_window.saturating_mul(2));
 
-    let results: Vec<(Stats, std::io::Result<()>)> = rt.block_on(async {
-        let sock: std::net::SocketAddr = tokio::net::lookup_host(&addr)
-            .await
+    let results: Vec<(Stats, std::io::Result<()>)> = if io == "std" {
+        let sock: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&addr)
             .ok()
             .and_then(|mut a| a.next())
             .unwrap_or_else(|| die(&format!("cannot resolve {addr}")));
-        if count.is_some() || duration >= Duration::from_secs(5) {
+        if progress {
             let plan = plan.clone();
-            tokio::spawn(async move {
-                let t0 = Instant::now();
-                let mut last = 0;
-                loop {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    let now = plan.progress.load(Ordering::Relaxed);
-                    eprintln!(
-                        "progress t={:.0}s ops={now} ops_per_s={}",
-                        t0.elapsed().as_secs_f64(),
-                        now - last
-                    );
-                    last = now;
-                }
-            });
+            std::thread::spawn(move || report_progress(&plan, std::thread::sleep));
         }
-        let mut tasks = Vec::with_capacity(connections);
-        for _ in 0..connections {
-            let (plan, config) = (plan.clone(), config.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut app = LoadApp::new(rpc, size, concurrency, plan);
-                let r = tokio_io::run_client(sock, config, &mut app).await;
-                (app.stats, r)
-            }));
-        }
-        let mut out = Vec::with_capacity(connections);
-        for t in tasks {
-            out.push(t.await.unwrap_or_else(|e| die(&format!("task: {e}"))));
-        }
-        out
-    });
+        let threads: Vec<_> = (0..connections)
+            .map(|_| {
+                let (plan, config) = (plan.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let mut app = LoadApp::new(rpc, size, concurrency, plan);
+                    let r = std_io::run_client(sock, config, &mut app);
+                    (app.stats, r)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| die("connection thread panicked"))
+            })
+            .collect()
+    } else {
+        bench::runtime(threads).block_on(async {
+            let sock: std::net::SocketAddr = tokio::net::lookup_host(&addr)
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .unwrap_or_else(|| die(&format!("cannot resolve {addr}")));
+            if progress {
+                let plan = plan.clone();
+                tokio::spawn(async move {
+                    let t0 = Instant::now();
+                    let mut last = 0;
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        last = progress_line(&plan, t0, last);
+                    }
+                });
+            }
+            let mut tasks = Vec::with_capacity(connections);
+            for _ in 0..connections {
+                let (plan, config) = (plan.clone(), config.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut app = LoadApp::new(rpc, size, concurrency, plan);
+                    let r = tokio_io::run_client(sock, config, &mut app).await;
+                    (app.stats, r)
+                }));
+            }
+            let mut out = Vec::with_capacity(connections);
+            for t in tasks {
+                out.push(t.await.unwrap_or_else(|e| die(&format!("task: {e}"))));
+            }
+            out
+        })
+    };
 
     let mut total = Stats::default();
     let mut hist = Histogram::default();
@@ -149,4 +179,26 @@ fn main() {
         us(hist.max()),
         total.errors,
     );
+}
+
+/// Prints the progress line (operations in the last second) every second,
+/// forever.
+fn report_progress(plan: &Plan, sleep: fn(Duration)) {
+    let t0 = Instant::now();
+    let mut last = 0;
+    loop {
+        sleep(Duration::from_secs(1));
+        last = progress_line(plan, t0, last);
+    }
+}
+
+/// One progress line; returns the operation count it printed.
+fn progress_line(plan: &Plan, t0: Instant, last: u64) -> u64 {
+    let now = plan.progress.load(Ordering::Relaxed);
+    eprintln!(
+        "progress t={:.0}s ops={now} ops_per_s={}",
+        t0.elapsed().as_secs_f64(),
+        now - last
+    );
+    now
 }

@@ -21,7 +21,7 @@ use crate::hpack::Field;
 use crate::small_map::SmallMap;
 
 /// Live calls kept without a tree: a connection usually has a few.
-const LIVE_CALLS_INLINE: usize = 1;
+const LIVE_CALLS_INLINE: usize = 4;
 
 /// Client configuration.
 #[derive(Clone, Debug)]
@@ -169,7 +169,7 @@ pub struct Connection {
     config: Config,
     now: Instant,
     next_call: u64,
-    /// Live calls; a few inline (see `SmallMap`).
+    /// Live calls; a few in a sorted vector (see `SmallMap`).
     calls: SmallMap<CallId, Call, LIVE_CALLS_INLINE>,
     by_stream: SmallMap<StreamId, CallId, LIVE_CALLS_INLINE>,
     queued: VecDeque<CallId>,
@@ -649,7 +649,9 @@ impl Connection {
                         + ENTRY
                 })
                 .sum::<usize>()
+            + self.calls.spare_bytes()
             + self.by_stream.len() * (2 * core::mem::size_of::<u64>() + ENTRY)
+            + self.by_stream.spare_bytes()
             + self.queued.capacity() * core::mem::size_of::<CallId>()
             + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
             + self.events.capacity() * core::mem::size_of::<Event>()

@@ -28,7 +28,7 @@ use crate::hpack::Field;
 use crate::small_map::SmallMap;
 
 /// Live calls kept without a tree: a connection usually has a few.
-const LIVE_CALLS_INLINE: usize = 1;
+const LIVE_CALLS_INLINE: usize = 4;
 
 /// Server configuration.
 #[derive(Clone, Debug)]
@@ -135,9 +135,13 @@ struct Call {
 #[derive(Debug)]
 pub struct Connection {
     h2: h2::Connection,
-    config: Config,
+    /// [`Config::max_receive_message_size`] (the rest of the config lives
+    /// in `h2`, or is not needed after `new`).
+    max_receive_message_size: usize,
+    /// [`Config::response_encoding`].
+    response_encoding: Encoding,
     now: Instant,
-    /// Live calls; a few inline (see `SmallMap`).
+    /// Live calls; a few in a sorted vector (see `SmallMap`).
     calls: SmallMap<CallId, Call, LIVE_CALLS_INLINE>,
     deadlines: BTreeSet<(Instant, CallId)>,
     events: VecDeque<Event>,
@@ -155,9 +159,15 @@ pub struct Connection {
 impl Connection {
     /// A new server connection; our SETTINGS are queued.
     pub fn new(config: Config, now: Instant) -> Connection {
+        let Config {
+            h2,
+            max_receive_message_size,
+            response_encoding,
+        } = config;
         Connection {
-            h2: h2::Connection::new(h2::Role::Server, config.h2.clone(), now),
-            config,
+            h2: h2::Connection::new(h2::Role::Server, h2, now),
+            max_receive_message_size,
+            response_encoding,
             now,
             calls: SmallMap::default(),
             deadlines: BTreeSet::new(),
@@ -476,6 +486,7 @@ impl Connection {
                 .values()
                 .map(|c| c.inbound.buffered_len() + core::mem::size_of::<Call>() + ENTRY)
                 .sum::<usize>()
+            + self.calls.spare_bytes()
             + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
             + self.events.capacity() * core::mem::size_of::<Event>()
             + self.recent_paths.held_bytes()
@@ -616,7 +627,7 @@ impl Connection {
         let mut call = Call {
             stream,
             deadline: None,
-            inbound: Inbound::new(self.config.max_receive_message_size),
+            inbound: Inbound::new(self.max_receive_message_size),
             encoding: Encoding::Identity,
             headers_sent: false,
         };
@@ -650,7 +661,7 @@ impl Connection {
                 .accept_encoding
                 .map(|v| compression::parse_accept_encoding(v))
                 .unwrap_or_default();
-            let want = self.config.response_encoding;
+            let want = self.response_encoding;
             if want != Encoding::Identity && want.is_supported() && accepted.contains(&want) {
                 call.encoding = want;
             }

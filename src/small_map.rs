@@ -1,27 +1,30 @@
-//! An ordered map that keeps its first few entries inline, sorted, and
+//! An ordered map that keeps its first few entries in a sorted vector, and
 //! moves to a B-tree only when it holds more: a connection usually has a
 //! handful of live streams or calls, and for those a short sorted array is
 //! much cheaper to insert into, search and remove from than a tree.
 
 use std::collections::BTreeMap;
 
-use smallvec::SmallVec;
-
-/// An ordered map with up to `N` entries inline. Past `N` entries every
-/// entry moves to a `BTreeMap`, where they stay until it is empty again,
-/// so a map hovering around `N` does not move entries back and forth.
-/// Iteration is in key order either way.
+/// An ordered map with up to `N` entries in a sorted vector. Past `N`
+/// entries every entry moves to a `BTreeMap`, where they stay until it is
+/// empty again, so a map hovering around `N` does not move entries back
+/// and forth. Iteration is in key order either way.
+///
+/// The vector is allocated (for `N` entries) by the first insert and kept
+/// when the map empties, so a busy connection does not allocate per stream;
+/// an empty map that is dropped or replaced by a new one holds nothing (the
+/// map of an idle connection costs two empty collections inline).
 #[derive(Debug)]
 pub(crate) struct SmallMap<K, V, const N: usize> {
     /// The entries while `big` is empty, sorted by key.
-    small: SmallVec<[(K, V); N]>,
+    small: Vec<(K, V)>,
     big: BTreeMap<K, V>,
 }
 
 impl<K: Ord + Copy, V, const N: usize> Default for SmallMap<K, V, N> {
     fn default() -> Self {
         SmallMap {
-            small: SmallVec::new(),
+            small: Vec::new(),
             big: BTreeMap::new(),
         }
     }
@@ -60,6 +63,9 @@ impl<K: Ord + Copy, V, const N: usize> SmallMap<K, V, N> {
         match self.position(&key) {
             Ok(i) => Some(core::mem::replace(&mut self.small[i].1, value)),
             Err(i) if self.small.len() < N => {
+                if self.small.capacity() == 0 {
+                    self.small.reserve_exact(N);
+                }
                 self.small.insert(i, (key, value));
                 None
             }
@@ -76,6 +82,11 @@ impl<K: Ord + Copy, V, const N: usize> SmallMap<K, V, N> {
         }
         let i = self.position(key).ok()?;
         Some(self.small.remove(i).1)
+    }
+
+    /// Bytes of the vector's free slots (kept for the next entries).
+    pub(crate) fn spare_bytes(&self) -> usize {
+        (self.small.capacity() - self.small.len()) * core::mem::size_of::<(K, V)>()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -50,6 +50,10 @@ pub trait ServerApp: Send + 'static {
     /// State shared between connections changed (see [`Server::wake_all`]),
     /// e.g. a health status that this connection's watchers must see.
     fn on_wake(&mut self, _conn: &mut server::Connection, _now: Instant) {}
+
+    /// The connection went quiet: give back memory kept for reuse, as
+    /// [`server::Connection::shrink`] does for the core.
+    fn shrink(&mut self) {}
 }
 
 /// The application side of a client connection: it starts calls when the
@@ -345,6 +349,13 @@ impl Outbox {
     /// The unwritten bytes, for one `write_vectored`.
     pub fn slices(&self) -> smallvec::SmallVec<[IoSlice<'_>; 8]> {
         self.chunks.iter().map(|c| IoSlice::new(c)).collect()
+    }
+
+    /// Gives back the queue's memory if it is empty.
+    pub fn shrink(&mut self) {
+        if self.chunks.is_empty() {
+            self.chunks = VecDeque::new();
+        }
     }
 
     /// `n` bytes were written.

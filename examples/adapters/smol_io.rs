@@ -241,6 +241,8 @@ pub async fn run_server_connection<A: ServerApp>(
                 Step::Timer => {
                     if buf.on_timer(Instant::now()) {
                         conn.shrink();
+                        app.shrink();
+                        out.shrink();
                     }
                 }
                 Step::Spurious => {}

@@ -17,13 +17,49 @@ use bytes::{Bytes, BytesMut};
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 
-use super::{ClientApp, Server, ServerApp, dispatch_client, dispatch_server, earliest, lock};
+use super::{
+    ClientApp, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest, lock,
+};
 
 /// How long a graceful shutdown waits for connections before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 64 << 10;
+
+/// A blocking socket's read timeout, kept in step with a connection's next
+/// timer with few system calls.
+///
+/// The timeout is a duration from the start of each read, so it has to
+/// follow the clock; it is set again only when it is more than
+/// [`SLACK`](Self::SLACK) off the time left (a connection busy with
+/// reads resets it about once per `SLACK`, not once per read). A read thus
+/// returns at most `SLACK` after the timer is due.
+#[derive(Default)]
+struct ReadTimeout {
+    set: Option<Duration>,
+}
+
+impl ReadTimeout {
+    const SLACK: Duration = Duration::from_millis(1);
+    /// The shortest timeout (zero would mean none at all).
+    const MIN: Duration = Duration::from_micros(50);
+
+    /// Makes the next read on `socket` return by `at` (`None`: no timer).
+    fn arm(&mut self, socket: &TcpStream, at: Option<Instant>, now: Instant) -> io::Result<()> {
+        let want = at.map(|at| at.saturating_duration_since(now).max(Self::MIN));
+        let close_enough = match (self.set, want) {
+            (None, None) => true,
+            (Some(set), Some(want)) => set.abs_diff(want) <= Self::SLACK,
+            _ => false,
+        };
+        if !close_enough {
+            socket.set_read_timeout(want)?;
+            self.set = want;
+        }
+        Ok(())
+    }
+}
 
 enum Input {
     Data(Bytes),
@@ -218,7 +254,8 @@ pub fn run_client<A: ClientApp>(
     socket.set_nodelay(true)?;
     let mut conn = client::Connection::new(config, Instant::now());
     app.start(&mut conn, Instant::now());
-    let mut buf = BytesMut::new();
+    let mut reads = ReadBuffer::default();
+    let mut read_timeout = ReadTimeout::default();
     let mut shut = false;
     loop {
         let now = Instant::now();
@@ -236,17 +273,17 @@ pub fn run_client<A: ClientApp>(
         if conn.is_closed() || (shut && conn.active_calls() == 0) {
             return Ok(());
         }
-        let timeout = earliest(conn.poll_timeout(), app.poll_timeout()).map(|at| {
-            at.saturating_duration_since(now)
-                .max(Duration::from_millis(1))
-        });
-        socket.set_read_timeout(timeout)?;
-        buf.resize(READ_SIZE, 0);
-        match socket.read(&mut buf) {
+        read_timeout.arm(
+            &socket,
+            earliest(conn.poll_timeout(), app.poll_timeout()),
+            now,
+        )?;
+        let read = socket.read(reads.room_zeroed());
+        match read {
             Ok(0) => conn.recv_eof(Instant::now()),
             Ok(n) => {
-                buf.truncate(n);
-                if let Err(e) = conn.recv(buf.split().freeze(), Instant::now()) {
+                let now = Instant::now();
+                if let Err(e) = conn.recv(reads.filled(n, now), now) {
                     eprintln!("client connection: {e}");
                 }
             }

@@ -10,8 +10,9 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use tokio::time::Sleep;
 
 use super::{
     ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
+    lock,
 };
 
 /// How long a graceful shutdown waits for connections before giving up.
@@ -46,6 +48,51 @@ impl Wake for NotifyWake {
 fn notify_waker() -> (Arc<Notify>, Waker) {
     let notify = Arc::new(Notify::new());
     (notify.clone(), Waker::from(Arc::new(NotifyWake(notify))))
+}
+
+/// A connection's wake from outside ([`Server::wake_all`]): a flag, and the
+/// task's waker to call when it is raised. A wake that comes while the task
+/// is busy is seen at its next wait, never lost. Polled in place (no
+/// future to keep), which keeps an idle connection's task small.
+#[derive(Default)]
+struct WakeFlag {
+    raised: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.raised.store(true, Ordering::SeqCst);
+        if let Some(task) = lock(&self.task).as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+impl WakeFlag {
+    /// Ready (and lowered) if raised; otherwise the task of `cx` is woken
+    /// when it is.
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.raised.swap(false, Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        {
+            let mut task = lock(&self.task);
+            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        // A wake between the swap and the registration found no waker (or
+        // the old one): look again.
+        if self.raised.swap(false, Ordering::SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 /// Makes Ctrl-C (and SIGTERM) start `server`'s graceful shutdown. Call it
@@ -106,7 +153,7 @@ where
     while !server.is_shutting_down() {
         tokio::select! {
             accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
+                let (socket, _peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         eprintln!("accept: {e}");
@@ -114,12 +161,8 @@ where
                     }
                 };
                 let id = server.next_id();
-                let (app, srv, config) = (make_app(id), server.clone(), config.clone());
-                tasks.spawn(async move {
-                    if let Err(e) = run_server_connection(socket, id, &srv, config, app).await {
-                        eprintln!("connection {id} ({peer}): {e}");
-                    }
-                });
+                let app = make_app(id);
+                tasks.spawn(run_server_connection(socket, id, server.clone(), config.clone(), app));
             }
             // Server::shutdown (or another wake_all): check the flag.
             _ = wake.notified() => {}
@@ -155,55 +198,79 @@ enum Step {
 }
 
 /// A connection's timer: one `Sleep`, moved only when the deadline moves
-/// (registering a timer on every wait would cost more than the wait).
+/// (registering a timer on every wait would cost more than the wait),
+/// made by the first deadline and let go by [`shrink`](Timer::shrink).
+#[derive(Default)]
 struct Timer {
-    sleep: Pin<Box<Sleep>>,
+    sleep: Option<Pin<Box<Sleep>>>,
     at: Option<Instant>,
 }
 
 impl Timer {
-    fn new() -> Timer {
-        Timer {
-            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
-            at: None,
-        }
-    }
-
     fn set(&mut self, at: Option<Instant>) {
         if let Some(t) = at
             && self.at != at
         {
-            self.sleep.as_mut().reset(t.into());
+            match &mut self.sleep {
+                Some(sleep) => sleep.as_mut().reset(t.into()),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(t.into()))),
+            }
         }
         self.at = at;
+    }
+
+    /// Ready when the deadline set is due (never without one).
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match (&mut self.sleep, self.at) {
+            (Some(sleep), Some(_)) => sleep.as_mut().poll(cx),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Lets go of the `Sleep` (the next deadline set makes a new one).
+    fn shrink(&mut self) {
+        self.sleep = None;
+        self.at = None;
     }
 }
 
 /// Waits for the next thing to do: input, room for output, a wake, or the
-/// timer. Every branch is cancel-safe: a branch that loses the race has
-/// read or written nothing. The read branch waits for readiness only and
-/// reads afterwards, so a waiting connection holds no read buffer
-/// ([`ReadBuffer`]).
+/// timer. Nothing is read or written unless its branch is the one taken.
+/// The read branch waits for readiness only and reads afterwards, so a
+/// waiting connection holds no read buffer ([`ReadBuffer`]). The sources
+/// are polled in place, with no future kept for any of them (the task of
+/// an idle connection stays small); `write_first` takes turns with the
+/// caller so that neither direction can starve the other.
 async fn next_step(
     socket: &mut TcpStream,
     buf: &mut ReadBuffer,
     eof: bool,
     out: &Outbox,
-    wake: &Notify,
+    wake: &WakeFlag,
     timer: &mut Timer,
+    write_first: bool,
 ) -> Step {
-    let (rd, mut wr) = socket.split();
-    let slices = out.slices();
-    let armed = timer.at.is_some();
-    let sleep = timer.sleep.as_mut();
-    let readable = tokio::select! {
-        r = rd.readable(), if !eof => r,
-        r = wr.write_vectored(&slices), if !out.is_empty() => return Step::Wrote(r),
-        _ = wake.notified() => return Step::Wake,
-        _ = sleep, if armed => return Step::Timer,
-    };
-    if let Err(e) = readable {
-        return Step::Read(Err(e));
+    let readable = std::future::poll_fn(|cx| {
+        if write_first && let Poll::Ready(step) = poll_write(socket, out, cx) {
+            return Poll::Ready(Err(step));
+        }
+        if !eof && let Poll::Ready(r) = socket.poll_read_ready(cx) {
+            return Poll::Ready(r.map_err(|e| Step::Read(Err(e))));
+        }
+        if !write_first && let Poll::Ready(step) = poll_write(socket, out, cx) {
+            return Poll::Ready(Err(step));
+        }
+        if wake.poll(cx).is_ready() {
+            return Poll::Ready(Err(Step::Wake));
+        }
+        if timer.poll(cx).is_ready() {
+            return Poll::Ready(Err(Step::Timer));
+        }
+        Poll::Pending
+    })
+    .await;
+    if let Err(step) = readable {
+        return step;
     }
     let room = buf.room();
     let space = room.capacity() - room.len();
@@ -220,76 +287,111 @@ async fn next_step(
         .map_or(Step::Spurious, Step::Read)
 }
 
-/// Drives one server connection until it closes.
-pub async fn run_server_connection<A: ServerApp>(
+/// Writes what `out` holds, if the socket has room.
+fn poll_write(socket: &mut TcpStream, out: &Outbox, cx: &mut Context<'_>) -> Poll<Step> {
+    if out.is_empty() {
+        return Poll::Pending;
+    }
+    let slices = out.slices();
+    Pin::new(socket)
+        .poll_write_vectored(cx, &slices)
+        .map(Step::Wrote)
+}
+
+/// Drives one server connection until it closes; a failure is logged.
+///
+/// The core's connection is made here, before the future: the future then
+/// holds it once (an `async fn` would keep `config` in its state as well,
+/// for the connection's whole life), which keeps the task of an idle
+/// connection small.
+pub fn run_server_connection<A: ServerApp>(
     mut socket: TcpStream,
     id: u64,
-    server: &Server,
+    server: Server,
     config: server::Config,
     mut app: A,
+) -> impl Future<Output = io::Result<()>> + Send + 'static {
+    let mut conn = server::Connection::new(config, Instant::now());
+    async move {
+        socket.set_nodelay(true)?;
+        let wake = Arc::new(WakeFlag::default());
+        server.register(id, Waker::from(wake.clone()));
+        let result = drive_server(&mut socket, id, &server, &mut conn, &mut app, &wake).await;
+        server.unregister(id);
+        if let Err(e) = &result {
+            let peer = socket.peer_addr().map(|a| a.to_string());
+            eprintln!("connection {id} ({}): {e}", peer.unwrap_or_default());
+        }
+        let _ = socket.shutdown().await;
+        result
+    }
+}
+
+async fn drive_server<A: ServerApp>(
+    socket: &mut TcpStream,
+    id: u64,
+    server: &Server,
+    conn: &mut server::Connection,
+    app: &mut A,
+    wake: &WakeFlag,
 ) -> io::Result<()> {
-    socket.set_nodelay(true)?;
-    let (wake, waker) = notify_waker();
-    server.register(id, waker);
-    let result = async {
-        let mut conn = server::Connection::new(config, Instant::now());
-        let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
-        let mut timer = Timer::new();
-        let (mut eof, mut shut) = (false, false);
-        loop {
-            let now = Instant::now();
-            if server.is_shutting_down() && !shut {
-                conn.shutdown(now);
-                shut = true;
+    let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
+    let mut timer = Timer::default();
+    let (mut eof, mut shut, mut write_first) = (false, false, false);
+    loop {
+        let now = Instant::now();
+        if server.is_shutting_down() && !shut {
+            conn.shutdown(now);
+            shut = true;
+        }
+        if conn.poll_timeout().is_some_and(|t| t <= now) {
+            conn.handle_timeout(now);
+        }
+        dispatch_server(conn, app, now);
+        if out.is_empty()
+            && let Some(t) = conn.poll_transmit()
+        {
+            out.push(&t);
+        }
+        if out.is_empty() && conn.is_closed() {
+            return Ok(());
+        }
+        timer.set(earliest(
+            earliest(conn.poll_timeout(), app.poll_timeout()),
+            buf.release_at(),
+        ));
+        write_first = !write_first;
+        match next_step(socket, &mut buf, eof, &out, wake, &mut timer, write_first).await {
+            Step::Read(Ok(data)) if data.is_empty() => {
+                eof = true;
+                conn.recv_eof(Instant::now());
             }
-            if conn.poll_timeout().is_some_and(|t| t <= now) {
-                conn.handle_timeout(now);
-            }
-            dispatch_server(&mut conn, &mut app, now);
-            if out.is_empty()
-                && let Some(t) = conn.poll_transmit()
-            {
-                out.push(&t);
-            }
-            if out.is_empty() && conn.is_closed() {
-                return Ok(());
-            }
-            timer.set(earliest(
-                earliest(conn.poll_timeout(), app.poll_timeout()),
-                buf.release_at(),
-            ));
-            match next_step(&mut socket, &mut buf, eof, &out, &wake, &mut timer).await {
-                Step::Read(Ok(data)) if data.is_empty() => {
-                    eof = true;
-                    conn.recv_eof(Instant::now());
+            Step::Read(Ok(data)) => {
+                if let Err(e) = conn.recv(data, Instant::now()) {
+                    // GOAWAY is queued; it goes out next round.
+                    eprintln!("connection {id}: {e}");
                 }
-                Step::Read(Ok(data)) => {
-                    if let Err(e) = conn.recv(data, Instant::now()) {
-                        // GOAWAY is queued; it goes out next round.
-                        eprintln!("connection {id}: {e}");
-                    }
-                }
-                Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
-                    conn.recv_eof(Instant::now());
-                    dispatch_server(&mut conn, &mut app, Instant::now());
-                    return Err(e);
-                }
-                Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                Step::Wrote(Ok(n)) => out.advance(n),
-                Step::Wake => app.on_wake(&mut conn, Instant::now()),
-                Step::Timer => {
-                    if buf.on_timer(Instant::now()) {
-                        conn.shrink();
-                    }
-                }
-                Step::Spurious => {}
             }
+            Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
+                conn.recv_eof(Instant::now());
+                dispatch_server(conn, app, Instant::now());
+                return Err(e);
+            }
+            Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Step::Wrote(Ok(n)) => out.advance(n),
+            Step::Wake => app.on_wake(conn, Instant::now()),
+            Step::Timer => {
+                if buf.on_timer(Instant::now()) {
+                    // Quiet: everything kept for reuse goes back.
+                    conn.shrink();
+                    app.shrink();
+                    out.shrink();
+                    timer.shrink();
+                }
+            }
+            Step::Spurious => {}
         }
     }
-    .await;
-    server.unregister(id);
-    let _ = socket.shutdown().await;
-    result
 }
 
 /// Writes every chunk of `t`, vectored (for adapters that write in turn
@@ -320,11 +422,11 @@ pub async fn run_client<A: ClientApp>(
     socket.set_nodelay(true)?;
     let mut conn = client::Connection::new(config, Instant::now());
     app.start(&mut conn, Instant::now());
-    // Nothing wakes a client from outside; the Notify only fills the slot.
-    let wake = Notify::new();
+    // Nothing wakes a client from outside; the flag only fills the slot.
+    let wake = WakeFlag::default();
     let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
-    let mut timer = Timer::new();
-    let (mut eof, mut shut) = (false, false);
+    let mut timer = Timer::default();
+    let (mut eof, mut shut, mut write_first) = (false, false, false);
     loop {
         let now = Instant::now();
         if conn.poll_timeout().is_some_and(|t| t <= now) {
@@ -348,7 +450,18 @@ pub async fn run_client<A: ClientApp>(
             earliest(conn.poll_timeout(), app.poll_timeout()),
             buf.release_at(),
         ));
-        match next_step(&mut socket, &mut buf, eof, &out, &wake, &mut timer).await {
+        write_first = !write_first;
+        match next_step(
+            &mut socket,
+            &mut buf,
+            eof,
+            &out,
+            &wake,
+            &mut timer,
+            write_first,
+        )
+        .await
+        {
             Step::Read(Ok(data)) if data.is_empty() => {
                 eof = true;
                 conn.recv_eof(Instant::now());
@@ -368,6 +481,8 @@ pub async fn run_client<A: ClientApp>(
             Step::Timer => {
                 if buf.on_timer(Instant::now()) {
                     conn.shrink();
+                    out.shrink();
+                    timer.shrink();
                 }
             }
             Step::Wake | Step::Spurious => {}

@@ -350,6 +350,12 @@ impl ServerApp for BenchApp {
         }
     }
 
+    fn shrink(&mut self) {
+        if self.calls.is_empty() {
+            self.calls = HashMap::new();
+        }
+    }
+
     fn on_wake(&mut self, conn: &mut server::Connection, _now: Instant) {
         self.report(conn);
     }

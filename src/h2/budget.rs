@@ -4,34 +4,28 @@ use std::time::Instant;
 
 use super::config::Rate;
 
-/// Counts events in fixed windows of `rate.interval`.
-#[derive(Clone, Copy, Debug)]
+/// Counts events in fixed windows of a [`Rate`]'s interval. The rate
+/// itself stays in the connection's config (passed to each
+/// [`spend`](Budget::spend)), which keeps the connection small.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Budget {
-    rate: Rate,
     start: Option<Instant>,
     used: u32,
 }
 
 impl Budget {
-    pub(crate) fn new(rate: Rate) -> Self {
-        Budget {
-            rate,
-            start: None,
-            used: 0,
-        }
-    }
-
-    /// Spends one unit; `false` when the budget of this interval is gone.
-    pub(crate) fn spend(&mut self, now: Instant) -> bool {
+    /// Spends one unit of `rate`; `false` when the budget of this interval
+    /// is gone.
+    pub(crate) fn spend(&mut self, rate: Rate, now: Instant) -> bool {
         match self.start {
-            Some(start) if now.saturating_duration_since(start) < self.rate.interval => {}
+            Some(start) if now.saturating_duration_since(start) < rate.interval => {}
             _ => {
                 self.start = Some(now);
                 self.used = 0;
             }
         }
         self.used = self.used.saturating_add(1);
-        self.used <= self.rate.count
+        self.used <= rate.count
     }
 }
 

@@ -98,7 +98,7 @@ const SPARE_FIELD_VECS: usize = 4;
 const SPARE_FIELD_CAPACITY: usize = 32;
 
 /// Live streams kept without a tree: a gRPC connection usually has a few.
-const LIVE_STREAMS_INLINE: usize = 1;
+const LIVE_STREAMS_INLINE: usize = 4;
 
 pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
@@ -226,11 +226,11 @@ impl Connection {
             event_data_bytes: 0,
             error: None,
             closed_emitted: false,
-            settings_budget: Budget::new(config.settings_rate),
-            ping_budget: Budget::new(config.ping_rate),
-            empty_budget: Budget::new(config.empty_frame_rate),
-            local_reset_budget: Budget::new(config.local_reset_rate),
-            remote_reset_budget: Budget::new(config.remote_reset_rate),
+            settings_budget: Budget::default(),
+            ping_budget: Budget::default(),
+            empty_budget: Budget::default(),
+            local_reset_budget: Budget::default(),
+            remote_reset_budget: Budget::default(),
             config,
         };
         if role == Role::Client {
@@ -428,7 +428,8 @@ impl Connection {
         // node overhead; two words is a fair upper estimate of the share.
         const MAP_ENTRY_OVERHEAD: usize = 2 * core::mem::size_of::<usize>();
         let streams = self.streams.len()
-            * (core::mem::size_of::<u32>() + core::mem::size_of::<Stream>() + MAP_ENTRY_OVERHEAD);
+            * (core::mem::size_of::<u32>() + core::mem::size_of::<Stream>() + MAP_ENTRY_OVERHEAD)
+            + self.streams.spare_bytes();
         let closed = self.closed.held_bytes();
         let spare_fields = self.spare_fields.capacity() * core::mem::size_of::<Vec<Field>>()
             + self
@@ -453,8 +454,8 @@ impl Connection {
     }
 
     /// Gives back memory kept for reuse: the capacity of empty queues and
-    /// buffers, the node of an empty stream table and the spare field
-    /// vectors. Nothing observable changes; the next burst of traffic
+    /// buffers, the node of an empty stream table, the spare field vectors
+    /// and the remembered header blocks. Nothing observable changes; the next burst of traffic
     /// allocates again. Call it when the connection goes quiet (the
     /// adapters do after 50 ms without a read): an idle connection then
     /// holds little more than its HPACK tables.
@@ -473,6 +474,9 @@ impl Connection {
         self.ready.shrink_to_fit();
         self.events.shrink_to_fit();
         self.decoder.shrink();
+        self.hpack_dec.shrink();
+        self.hpack_enc.shrink();
+        self.check_memo.release();
     }
 
     /// Streams currently open or half-closed.
@@ -582,7 +586,10 @@ impl Connection {
         if id.is_zero() || self.is_idle(id) {
             return Err(ConnErr::new(code, reason));
         }
-        if !self.local_reset_budget.spend(self.now) {
+        if !self
+            .local_reset_budget
+            .spend(self.config.local_reset_rate, self.now)
+        {
             return Err(ConnErr::new(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "too many streams reset for the peer's errors (local_reset_rate)",

@@ -155,12 +155,16 @@ pub fn check(fields: &[Field], kind: BlockKind) -> Result<BlockInfo, StreamError
     Ok(info)
 }
 
+/// A replayed block's stamp, its kind, and what [`check`] found.
+type CheckedBlock = (u64, BlockKind, BlockInfo);
+
 /// The results of [`check`] for the last few replayed header blocks (see
 /// `hpack::Decoder::replayed`): a replay has exactly the fields of the
-/// block it repeats, so its check has the same result.
+/// block it repeats, so its check has the same result. The entries live
+/// on the heap from the first replay checked until [`release`](Self::release).
 #[derive(Debug, Default)]
 pub(crate) struct CheckMemo {
-    entries: [Option<(u64, BlockKind, BlockInfo)>; 4],
+    entries: Option<Box<[Option<CheckedBlock>; 4]>>,
     next: usize,
 }
 
@@ -176,14 +180,22 @@ impl CheckMemo {
         let Some(stamp) = replayed else {
             return check(fields, kind);
         };
-        let known = self.entries.iter().flatten();
+        let entries = self.entries.get_or_insert_with(Default::default);
+        let known = entries.iter().flatten();
         if let Some(&(_, _, info)) = known.into_iter().find(|e| e.0 == stamp && e.1 == kind) {
             return Ok(info);
         }
         let info = check(fields, kind)?;
-        self.entries[self.next] = Some((stamp, kind, info));
-        self.next = (self.next + 1) % self.entries.len();
+        entries[self.next] = Some((stamp, kind, info));
+        self.next = (self.next + 1) % entries.len();
         Ok(info)
+    }
+
+    /// Forgets every result and gives the memory back. (Stamps are never
+    /// reused, so forgetting is only ever a lost shortcut.)
+    pub(crate) fn release(&mut self) {
+        self.entries = None;
+        self.next = 0;
     }
 }
 

@@ -58,7 +58,10 @@ impl Connection {
     }
 
     fn spend_empty(&mut self, _what: &'static str) -> Res {
-        if self.empty_budget.spend(self.now) {
+        if self
+            .empty_budget
+            .spend(self.config.empty_frame_rate, self.now)
+        {
             Ok(())
         } else {
             Err(ConnErr::new(
@@ -481,7 +484,10 @@ impl Connection {
             // Closed: ignored (§5.1).
             return Ok(());
         }
-        if !self.remote_reset_budget.spend(self.now) {
+        if !self
+            .remote_reset_budget
+            .spend(self.config.remote_reset_rate, self.now)
+        {
             return Err(ConnErr::new(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "too many streams reset by the peer (remote_reset_rate, CVE-2023-44487)",
@@ -505,7 +511,10 @@ impl Connection {
             }
             return Ok(());
         }
-        if !self.settings_budget.spend(self.now) {
+        if !self
+            .settings_budget
+            .spend(self.config.settings_rate, self.now)
+        {
             return Err(ConnErr::new(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "SETTINGS flood (settings_rate)",
@@ -583,7 +592,7 @@ impl Connection {
         // receives, a flood pings for nothing.
         if core::mem::take(&mut self.sent_since_ping) {
             // Free: it follows data we sent.
-        } else if !self.ping_budget.spend(self.now) {
+        } else if !self.ping_budget.spend(self.config.ping_rate, self.now) {
             return Err(ConnErr::new(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "PING flood (ping_rate, CVE-2019-9512)",

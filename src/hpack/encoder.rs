@@ -149,6 +149,13 @@ impl Encoder {
         self.memo.forget_stale(self.table.changes());
     }
 
+    /// Gives back the memory kept to encode faster: the remembered blocks
+    /// (they come back with the next blocks). The dynamic table, which the
+    /// peer's decoder mirrors, is kept; the output does not change.
+    pub fn shrink(&mut self) {
+        self.memo.release();
+    }
+
     /// Bytes held by the dynamic table and the remembered blocks (for
     /// memory accounting).
     pub fn held_bytes(&self) -> usize {

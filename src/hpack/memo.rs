@@ -27,8 +27,8 @@ const MAX_WIRE: usize = 64;
 /// at most twice its largest contents, as vectors grow). The names and
 /// values of valid entries are the table's own (shared, not copied), and
 /// entries that went stale are emptied ([`Memo::forget_stale`]).
-pub(crate) const HELD_MAX: usize =
-    SLOTS * 2 * (MAX_WIRE + MAX_FIELDS * core::mem::size_of::<(Bytes, Bytes)>());
+pub(crate) const HELD_MAX: usize = core::mem::size_of::<[Entry; SLOTS]>()
+    + SLOTS * 2 * (MAX_WIRE + MAX_FIELDS * core::mem::size_of::<(Bytes, Bytes)>());
 
 #[derive(Debug, Default)]
 struct Entry {
@@ -53,12 +53,15 @@ impl Entry {
 }
 
 /// A few indexed-only blocks, usable while the table is unchanged.
+///
+/// The entries live on the heap from the first block stored until
+/// [`release`](Memo::release): a quiet connection keeps only the counters.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
-    entries: [Entry; SLOTS],
+    entries: Option<Box<[Entry; SLOTS]>>,
     /// The slot the next new block replaces when none is free or stale.
     next: usize,
-    /// Blocks stored so far.
+    /// Blocks stored so far: stamps stay unique across releases.
     stored: u64,
 }
 
@@ -81,6 +84,7 @@ impl Memo {
     /// The encoding of `fields`, if remembered for this table state.
     pub(crate) fn by_fields(&self, changes: u64, fields: &[Field]) -> Option<&[u8]> {
         self.entries
+            .as_deref()?
             .iter()
             .find(|e| {
                 e.valid(changes)
@@ -95,6 +99,7 @@ impl Memo {
     /// What `wire` decodes to, if remembered for this table state.
     pub(crate) fn by_wire(&self, changes: u64, wire: &[u8]) -> Option<Replay<'_>> {
         self.entries
+            .as_deref()?
             .iter()
             .find(|e| e.valid(changes) && e.wire[..] == *wire)
             .map(|e| Replay {
@@ -112,7 +117,8 @@ impl Memo {
         wire: &[u8],
         fields: impl IntoIterator<Item = (Bytes, Bytes)>,
     ) {
-        let slot = match self.entries.iter().position(|e| !e.valid(changes)) {
+        let entries = self.entries.get_or_insert_with(Default::default);
+        let slot = match entries.iter().position(|e| !e.valid(changes)) {
             Some(i) => i,
             None => {
                 let i = self.next;
@@ -121,7 +127,7 @@ impl Memo {
             }
         };
         self.stored = self.stored.wrapping_add(1);
-        let e = &mut self.entries[slot];
+        let e = &mut entries[slot];
         e.stamp = self.stored;
         e.used = true;
         e.changes = changes;
@@ -141,7 +147,7 @@ impl Memo {
     /// only ever share the table's (or the static table's) bytes. Call it
     /// whenever the table may have changed.
     pub(crate) fn forget_stale(&mut self, changes: u64) {
-        for e in &mut self.entries {
+        for e in self.entries.iter_mut().flat_map(|e| e.iter_mut()) {
             if e.used && e.changes != changes {
                 e.used = false;
                 e.wire.clear();
@@ -151,14 +157,26 @@ impl Memo {
     }
 
     /// Memory the entries hold beyond the table's (at most [`HELD_MAX`]):
-    /// their vectors; names and values are shared with the table.
+    /// the entries and their vectors; names and values are shared with the
+    /// table.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.entries
-            .iter()
-            .map(|e| {
-                e.wire.capacity() + e.fields.capacity() * core::mem::size_of::<(Bytes, Bytes)>()
-            })
-            .sum()
+        self.entries.as_deref().map_or(0, |entries| {
+            core::mem::size_of_val(entries)
+                + entries
+                    .iter()
+                    .map(|e| {
+                        e.wire.capacity()
+                            + e.fields.capacity() * core::mem::size_of::<(Bytes, Bytes)>()
+                    })
+                    .sum::<usize>()
+        })
+    }
+
+    /// Forgets every block and gives the entries' memory back (they come
+    /// back with the next block stored).
+    pub(crate) fn release(&mut self) {
+        self.entries = None;
+        self.next = 0;
     }
 }
 

@@ -192,6 +192,16 @@ impl Decoder {
     /// blocks (whose names and values are the table's own).
     pub const REPLAY_HELD_MAX: usize = memo::HELD_MAX;
 
+    /// Gives back the memory kept to decode faster: the remembered blocks
+    /// and the scratch space (both come back when needed). The dynamic
+    /// table, which the peer's encoder relies on, is kept; what decodes to
+    /// what does not change.
+    pub fn shrink(&mut self) {
+        self.memo.release();
+        self.replayed = None;
+        self.scratch = Vec::new();
+    }
+
     /// The size of the dynamic table (RFC 7541 §4.1): never above the
     /// limit in force.
     pub fn table_size(&self) -> usize {
