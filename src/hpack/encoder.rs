@@ -154,6 +154,7 @@ impl Encoder {
     /// peer's decoder mirrors, is kept; the output does not change.
     pub fn shrink(&mut self) {
         self.memo.release();
+        self.table.shrink();
     }
 
     /// Bytes held by the dynamic table and the remembered blocks (for
@@ -195,8 +196,8 @@ impl Encoder {
             write_literal(0x40, 6, name_index, name, value, dst);
             // Owned copies: an entry must not pin a larger buffer the
             // field's bytes may be a slice of.
-            self.table
-                .insert(Bytes::copy_from_slice(name), Bytes::copy_from_slice(value));
+            let (name, value) = super::table::joined(name, value);
+            self.table.insert(name, value);
         } else {
             write_literal(0x00, 4, name_index, name, value, dst);
         }

@@ -200,6 +200,7 @@ impl Decoder {
         self.memo.release();
         self.replayed = None;
         self.scratch = Vec::new();
+        self.table.shrink();
     }
 
     /// The size of the dynamic table (RFC 7541 §4.1): never above the
@@ -296,15 +297,18 @@ impl Decoder {
                 }
             );
             if !over {
-                let field = self.field(&repr, bytes)?;
+                let mut field = self.field(&repr, bytes)?;
                 if incremental {
+                    // The entry and the field share one copy.
+                    (field.name, field.value) = table::joined(&field.name, &field.value);
                     self.table.insert(field.name.clone(), field.value.clone());
                 }
                 fields.push(field);
             } else if incremental {
                 // The field is dropped, but both tables must still change.
                 let field = self.decoded(&repr, bytes)?;
-                self.table.insert(field.name, field.value);
+                let (name, value) = table::joined(&field.name, &field.value);
+                self.table.insert(name, value);
             }
         }
         self.check_required()?;

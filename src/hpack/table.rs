@@ -156,6 +156,16 @@ fn static_name_index(name: &[u8]) -> Option<usize> {
     })
 }
 
+/// Copies of `name` and `value` in one allocation (a table entry costs one
+/// block of memory, not two or four): the two are slices of it.
+pub(crate) fn joined(name: &[u8], value: &[u8]) -> (Bytes, Bytes) {
+    let mut both = bytes::BytesMut::with_capacity(name.len() + value.len());
+    both.extend_from_slice(name);
+    both.extend_from_slice(value);
+    let both = both.freeze();
+    (both.slice(..name.len()), both.slice(name.len()..))
+}
+
 /// The size an entry counts for in the table: RFC 7541 §4.1.
 pub(crate) fn entry_size(name_len: usize, value_len: usize) -> usize {
     name_len.saturating_add(value_len).saturating_add(32)
@@ -184,6 +194,11 @@ impl SizeTable {
             max,
             changes: 0,
         }
+    }
+
+    /// Gives back the entry queue's spare capacity.
+    pub(crate) fn shrink(&mut self) {
+        self.entries.shrink_to_fit();
     }
 
     /// Current size in bytes (RFC 7541 §4.1).
