@@ -242,6 +242,83 @@ fn deadline_ends_a_call_that_is_never_answered() {
     });
 }
 
+/// A client that twice waits longer than the adapters' quiet period (the
+/// server connection gives back its buffers, timer and the core's spare
+/// memory) and then starts a call that only its deadline can end: the
+/// connection must keep working, deadlines included, after going quiet.
+struct QuietThenStalled {
+    next_start: Option<Instant>,
+    call: Option<(CallId, Instant)>,
+    ended: Vec<(Status, Duration)>,
+}
+
+const QUIET_PAUSE: Duration = Duration::from_millis(150);
+const STALL_DEADLINE: Duration = Duration::from_millis(200);
+
+impl ClientApp for QuietThenStalled {
+    fn start(&mut self, _conn: &mut client::Connection, now: Instant) {
+        self.next_start = Some(now + QUIET_PAUSE);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.next_start
+    }
+
+    fn on_timeout(&mut self, conn: &mut client::Connection, now: Instant) {
+        self.next_start = None;
+        let mut request = order_management::PROCESS_ORDERS.request();
+        request.deadline = Some(now + STALL_DEADLINE);
+        let call = OrderManagementClient::process_orders(conn, request, now).unwrap();
+        OrderManagementClient::send_process_orders(conn, call, &"102".into()).unwrap();
+        self.call = Some((call, now));
+    }
+
+    fn on_event(&mut self, _conn: &mut client::Connection, event: client::Event, now: Instant) {
+        match event {
+            client::Event::Status { call, status, .. }
+                if self.call.is_some_and(|(c, _)| c == call) =>
+            {
+                let (_, started) = self.call.take().unwrap();
+                self.ended.push((status, now - started));
+                if self.ended.len() < 2 {
+                    self.next_start = Some(now + QUIET_PAUSE);
+                }
+            }
+            client::Event::Message { .. } => panic!("processOrders answered a partial batch"),
+            _ => {}
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.ended.len() == 2
+    }
+}
+
+#[test]
+fn deadlines_still_work_after_the_connection_went_quiet() {
+    bounded(Duration::from_secs(20), || {
+        for rt in Runtime::ALL {
+            let srv = start_server(rt);
+            let mut app = QuietThenStalled {
+                next_start: None,
+                call: None,
+                ended: Vec::new(),
+            };
+            rt.run_client(srv.addr, client_config(srv.addr), &mut app)
+                .unwrap();
+            for (status, took) in &app.ended {
+                assert_eq!(status.code, Code::DeadlineExceeded, "{rt}: {status:?}");
+                assert!(
+                    *took >= STALL_DEADLINE - Duration::from_millis(10)
+                        && *took < Duration::from_secs(3),
+                    "{rt}: ended after {took:?}"
+                );
+            }
+            srv.stop();
+        }
+    });
+}
+
 /// A client that starts `updateOrders`, sends one update, then shuts the
 /// server down (after a timer of its own) and, once it sees GOAWAY, sends
 /// the rest and half-closes: the call in flight must complete.
