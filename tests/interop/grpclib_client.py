@@ -3,8 +3,8 @@ gRPC), written by us per grpc/grpc doc/interop-test-descriptions.md.
 
     python tests/interop/grpclib_client.py --server_port=N --test_case=all
 
-Prints `PASS <case>`, `FAIL <case>: <why>` or `NA <case>: <why>` per case;
-exits 0 unless a case failed.
+Prints `PASS <case>` or `FAIL <case>: <why>` per case; exits 0 unless a
+case failed.
 
 grpclib implements no compression; `grpclib_gzip` adds gzip to grpclib's
 message path (see there), and the four compression cases run on it: a call
