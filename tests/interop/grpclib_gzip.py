@@ -24,8 +24,10 @@ wrapping, in grpclib's own modules:
   request headers, for its `grpc-encoding` and `grpc-accept-encoding`.
 
 The HTTP/2 connection, the headers grpclib builds, flow control and the
-5-byte message prefix stay grpclib's (and h2's); the gzip is Python's `gzip`
-and `zlib` modules. The API follows grpcio's servicer context: a call (a
+sending of DATA stay grpclib's (and h2's); this module writes the 5-byte
+prefix of a compressed message (flag 1 and its length, as grpclib writes
+the others) and reads every prefix, and the gzip is Python's `gzip` and
+`zlib` modules. The API follows grpcio's servicer context: a call (a
 grpclib client or server `Stream`) compresses once `set_compression(call)`
 is called, before its headers go out; then every message it sends is
 compressed except the next one after `disable_next_message_compression(call)`.
