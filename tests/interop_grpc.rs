@@ -17,9 +17,11 @@
 //! those protos with `@grpc/proto-loader`.
 //!
 //! The matrix (cases × peers × directions) is printed to stderr and written
-//! to `target/interop-matrix.txt`. A cell is PASS, FAIL, or n/a where the
-//! peer library cannot do the case (the reason is printed); every other
-//! cell must pass.
+//! to `target/interop-matrix.txt`. A cell is PASS or FAIL, and every cell
+//! must pass. Where a peer library lacks what a case needs, the peer program
+//! adds it on the library's own structures: gzip for grpclib
+//! (`tests/interop/grpclib_gzip.py`) and response compression for grpc-js's
+//! server (the interceptor in `tests/interop/grpcjs/server.js`).
 //!
 //! When the venv or the Node modules are missing, the test prints
 //! "skipped: ..." and runs the columns it can (passing if none), unless
@@ -54,40 +56,6 @@ const PEER_SERVER_START: Duration = Duration::from_secs(30);
 const STUBS_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long checking that a peer library is installed may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Cells our client does not run, and why: the peer server cannot do them.
-const OUR_CLIENT_NA: &[(&str, &str, &str)] = &[
-    (
-        "grpclib",
-        "client_compressed_unary",
-        "grpclib has no compression",
-    ),
-    (
-        "grpclib",
-        "server_compressed_unary",
-        "grpclib has no compression",
-    ),
-    (
-        "grpclib",
-        "client_compressed_streaming",
-        "grpclib has no compression",
-    ),
-    (
-        "grpclib",
-        "server_compressed_streaming",
-        "grpclib has no compression",
-    ),
-    (
-        "grpc-js",
-        "server_compressed_unary",
-        "grpc-js's server never compresses a response",
-    ),
-    (
-        "grpc-js",
-        "server_compressed_streaming",
-        "grpc-js's server never compresses a response",
-    ),
-];
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -286,7 +254,6 @@ fn listening(starting: Starting) -> (Peer, u16) {
 enum Cell {
     Pass,
     Fail(String),
-    NotApplicable(String),
 }
 
 impl Cell {
@@ -294,33 +261,26 @@ impl Cell {
         match self {
             Cell::Pass => "PASS",
             Cell::Fail(_) => "FAIL",
-            Cell::NotApplicable(_) => "n/a",
         }
     }
 }
 
 /// Our client against a peer server: every case, each on its own connection.
-fn our_client_against(peer: &'static str, port: u16) -> BTreeMap<String, Cell> {
+fn our_client_against(port: u16) -> BTreeMap<String, Cell> {
     let addr = format!("127.0.0.1:{port}");
     CASES
         .iter()
         .map(|&case| {
-            let na = OUR_CLIENT_NA
-                .iter()
-                .find(|(p, c, _)| *p == peer && *c == case);
-            let cell = match na {
-                Some((_, _, why)) => Cell::NotApplicable((*why).to_string()),
-                None => match run_case(&addr, case) {
-                    Ok(()) => Cell::Pass,
-                    Err(why) => Cell::Fail(why),
-                },
+            let cell = match run_case(&addr, case) {
+                Ok(()) => Cell::Pass,
+                Err(why) => Cell::Fail(why),
             };
             (case.to_string(), cell)
         })
         .collect()
 }
 
-/// A peer client against our server: its PASS / FAIL / NA lines.
+/// A peer client against our server: its PASS / FAIL lines.
 fn peer_client_against(name: &str, program: &Program, port: u16) -> BTreeMap<String, Cell> {
     let (_, out, err) = run(
         name,
@@ -338,7 +298,6 @@ fn peer_client_against(name: &str, program: &Program, port: u16) -> BTreeMap<Str
         let cell = match verdict {
             "PASS" => Cell::Pass,
             "FAIL" => Cell::Fail(why.to_string()),
-            "NA" => Cell::NotApplicable(why.to_string()),
             _ => continue,
         };
         cells.insert(case.to_string(), cell);
@@ -351,7 +310,7 @@ fn peer_client_against(name: &str, program: &Program, port: u16) -> BTreeMap<Str
     cells
 }
 
-/// A peer library: the name its columns and n/a entries go by, and its
+/// A peer library: the name its columns go by, and its
 /// interop server and client programs.
 struct Library {
     name: &'static str,
@@ -429,7 +388,7 @@ fn interop_matrix_with_grpcio_grpclib_and_grpcjs() {
         let (name, port) = (lib.name, *port);
         runs.push((
             format!("{name} srv"),
-            thread::spawn(move || our_client_against(name, port)),
+            thread::spawn(move || our_client_against(port)),
         ));
         let client = lib.client.clone();
         runs.push((
@@ -457,22 +416,19 @@ fn interop_matrix_with_grpcio_grpclib_and_grpcjs() {
         text.push_str(&format!("{name:<13}"));
     }
     text.push('\n');
-    let mut notes = Vec::new();
     let mut failures = Vec::new();
     for case in CASES {
         text.push_str(&format!("{case:<30}"));
         for (name, cells) in &columns {
             let cell = &cells[*case];
             text.push_str(&format!("{:<13}", cell.short()));
-            match cell {
-                Cell::Pass => {}
-                Cell::Fail(why) => failures.push(format!("{case} [{name}]: {why}")),
-                Cell::NotApplicable(why) => notes.push(format!("n/a {case} [{name}]: {why}")),
+            if let Cell::Fail(why) = cell {
+                failures.push(format!("{case} [{name}]: {why}"));
             }
         }
         text.push('\n');
     }
-    for line in notes.iter().chain(&failures) {
+    for line in &failures {
         text.push_str(line);
         text.push('\n');
     }

@@ -49,10 +49,6 @@ def use_stubs(stubs: str) -> None:
     grpc.__path__.append(os.path.join(os.path.abspath(stubs), "grpc"))
 
 
-class Skip(Exception):
-    """The peer library cannot do (all of) this case; the reason says why."""
-
-
 class Failed(Exception):
     """The case failed; the reason says how."""
 
@@ -143,12 +139,9 @@ def cases_of(name: str) -> list:
 
 
 def report(case: str, run) -> bool:
-    """Runs `run()`, prints PASS / FAIL / NA for `case`; False on FAIL."""
+    """Runs `run()`, prints PASS / FAIL for `case`; False on FAIL."""
     try:
         run()
-    except Skip as e:
-        print(f"NA {case}: {e}", flush=True)
-        return True
     except Failed as e:
         print(f"FAIL {case}: {e}", flush=True)
         return False

@@ -4,8 +4,8 @@ not published on PyPI).
 
     python tests/interop/grpcio_client.py --server_port=N --test_case=all
 
-Prints `PASS <case>`, `FAIL <case>: <why>` or `NA <case>: <why>` per case;
-exits 0 unless a case failed.
+Prints `PASS <case>` or `FAIL <case>: <why>` per case; exits 0 unless a
+case failed.
 
 grpcio's Python API has no per-message compression switch and does not
 say whether a response came compressed; the C core underneath does both,

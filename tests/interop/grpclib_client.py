@@ -3,26 +3,31 @@ gRPC), written by us per grpc/grpc doc/interop-test-descriptions.md.
 
     python tests/interop/grpclib_client.py --server_port=N --test_case=all
 
-Prints `PASS <case>`, `FAIL <case>: <why>` or `NA <case>: <why>` per case;
-exits 0 unless a case failed.
+Prints `PASS <case>` or `FAIL <case>: <why>` per case; exits 0 unless a
+case failed.
 
-What grpclib cannot do:
-- compression of any kind (it sends no grpc-accept-encoding, compresses
-  nothing and fails on a compressed message): the four compression cases
-  report NA;
-- report a status for a call it cancelled itself (cancel() resets the
-  stream and the call has no status on the client side): the cancel cases
-  check instead that the reset goes through and that the connection still
-  serves a call afterwards.
+grpclib implements no compression; `grpclib_gzip` adds gzip to grpclib's
+message path (see there), and the four compression cases run on it: a call
+compresses its messages after `grpclib_gzip.set_compression(call)`, one
+message goes out uncompressed after `disable_next_message_compression`, and
+`came_compressed` says whether the last response came compressed, which the
+server_compressed_* cases check for every response.
+
+What grpclib cannot do: report a status for a call it cancelled itself
+(cancel() resets the stream and the call has no status on the client side):
+the cancel cases check instead that the reset goes through and that the
+connection still serves a call afterwards.
 """
 
 import asyncio
 import sys
 
 import common
-from common import Failed, Skip, check
+import grpclib_gzip
+from common import Failed, check
 
 args = common.client_args()
+grpclib_gzip.install()
 
 from grpclib.client import Channel  # noqa: E402
 from grpclib.const import Status  # noqa: E402
@@ -31,7 +36,6 @@ from grpclib.exceptions import GRPCError  # noqa: E402
 from grpc.testing import empty_pb2, messages_pb2, test_grpc  # noqa: E402
 
 TIMEOUT = 20  # seconds, per call that is not about deadlines
-NO_COMPRESSION = "grpclib implements no compression"
 
 
 def payload(size: int) -> messages_pb2.Payload:
@@ -190,17 +194,64 @@ class Cases:
         e = await grpc_error(self.unimpl.UnimplementedCall(empty_pb2.Empty(), timeout=TIMEOUT))
         expect_status(e, Status.UNIMPLEMENTED)
 
+    async def _unary(self, req, compress: bool = False):
+        """UnaryCall: the response and whether it came compressed."""
+        async with self.stub.UnaryCall.open(timeout=TIMEOUT) as call:
+            if compress:
+                grpclib_gzip.set_compression(call)
+            await call.send_message(req, end=True)
+            r = await call.recv_message()
+            compressed = grpclib_gzip.came_compressed(call)
+            await call.recv_trailing_metadata()
+        return r, compressed
+
     async def client_compressed_unary(self):
-        raise Skip(NO_COMPRESSION)
+        expecting = lambda value: large_request(expect_compressed=messages_pb2.BoolValue(value=value))  # noqa: E731
+        # The probe: an uncompressed message that claims to be compressed
+        # must be refused, or the server checks nothing.
+        expect_status(await grpc_error(self._unary(expecting(True))), Status.INVALID_ARGUMENT, "probe")
+        r, _ = await self._unary(expecting(True), compress=True)
+        check_payload(r.payload, 314159, "compressed call")
+        r, _ = await self._unary(expecting(False))
+        check_payload(r.payload, 314159, "uncompressed call")
 
     async def server_compressed_unary(self):
-        raise Skip(NO_COMPRESSION)
+        for compressed in (True, False):
+            req = large_request(response_compressed=messages_pb2.BoolValue(value=compressed))
+            r, came = await self._unary(req)
+            check(came == compressed, f"response came compressed={came}")
+            check_payload(r.payload, 314159, f"response (compressed={compressed})")
 
     async def client_compressed_streaming(self):
-        raise Skip(NO_COMPRESSION)
+        def req(n, expect):
+            return messages_pb2.StreamingInputCallRequest(
+                payload=payload(n), expect_compressed=messages_pb2.BoolValue(value=expect))
+
+        probe = self.stub.StreamingInputCall([req(27182, True)], timeout=TIMEOUT)
+        expect_status(await grpc_error(probe), Status.INVALID_ARGUMENT, "probe")
+        async with self.stub.StreamingInputCall.open(timeout=TIMEOUT) as call:
+            grpclib_gzip.set_compression(call)
+            await call.send_message(req(27182, True))
+            grpclib_gzip.disable_next_message_compression(call)
+            await call.send_message(req(45904, False), end=True)
+            r = await call.recv_message()
+            await call.recv_trailing_metadata()
+        check(r.aggregated_payload_size == 73086, f"aggregated {r.aggregated_payload_size}")
 
     async def server_compressed_streaming(self):
-        raise Skip(NO_COMPRESSION)
+        params = [messages_pb2.ResponseParameters(size=31415, compressed=messages_pb2.BoolValue(value=True)),
+                  messages_pb2.ResponseParameters(size=92653, compressed=messages_pb2.BoolValue(value=False))]
+        async with self.stub.StreamingOutputCall.open(timeout=TIMEOUT) as call:
+            await call.send_message(messages_pb2.StreamingOutputCallRequest(response_parameters=params), end=True)
+            rs = []
+            while (r := await call.recv_message()) is not None:
+                rs.append((r, grpclib_gzip.came_compressed(call)))
+            await call.recv_trailing_metadata()
+        check(len(rs) == 2, f"{len(rs)} responses")
+        check(rs[0][1], "response 1 came uncompressed")
+        check(not rs[1][1], "response 2 came compressed")
+        check_payload(rs[0][0].payload, 31415, "response 1")
+        check_payload(rs[1][0].payload, 92653, "response 2")
 
 
 async def run_case(case: str) -> bool:

@@ -5,18 +5,22 @@ gRPC), written by us per grpc/grpc doc/interop-test-descriptions.md.
 
 Prints `LISTENING <port>` once serving; runs until killed.
 
-grpclib implements no compression: it neither compresses responses nor
-accepts compressed requests (a compressed message fails the call). Every
-request it can read therefore came uncompressed, which is what
-`expect_compressed` is checked against; the compression cases are not
-applicable against this server.
+grpclib implements no compression; `grpclib_gzip` adds gzip to grpclib's
+message path (see there), and this server uses it as the grpcio one uses
+the C core's: `expect_compressed` is checked against how each request came
+(`came_compressed`), a unary response is compressed when
+`response_compressed` asks for it, and the streaming methods compress every
+response except those whose `ResponseParameters.compressed` is not true
+(`set_compression`, `disable_next_message_compression`).
 """
 
 import asyncio
 
 import common
+import grpclib_gzip
 
 args = common.server_args()
+grpclib_gzip.install()
 
 from grpclib.const import Status  # noqa: E402
 from grpclib.exceptions import GRPCError  # noqa: E402
@@ -52,12 +56,24 @@ class Call:
             yield m
 
 
+def compression_mismatch(stream, req):
+    """Why `req` fails the call (INVALID_ARGUMENT) when its
+    `expect_compressed` is set and does not match how it came; else None."""
+    compressed = grpclib_gzip.came_compressed(stream)
+    if req.HasField("expect_compressed") and req.expect_compressed.value != compressed:
+        return f"expected compressed={req.expect_compressed.value}, got compressed={compressed}"
+    return None
+
+
 async def stream_responses(call: Call, req) -> bool:
-    """Sends what one StreamingOutputCallRequest asks for; True if it also
-    asked for a status (which then ended the call)."""
+    """Sends what one StreamingOutputCallRequest asks for, each response
+    compressed or not as asked; True if it also asked for a status (which
+    then ended the call)."""
     for p in req.response_parameters:
         if p.interval_us:
             await asyncio.sleep(p.interval_us / 1e6)
+        if not p.compressed.value:
+            grpclib_gzip.disable_next_message_compression(call.stream)
         await call.stream.send_message(messages_pb2.StreamingOutputCallResponse(payload=payload(p.size)))
     if req.response_status.code:
         await call.end(req.response_status.code, req.response_status.message)
@@ -76,10 +92,11 @@ class TestService(test_grpc.TestServiceBase):
     async def UnaryCall(self, stream):
         call = Call(stream)
         req = await stream.recv_message()
+        if req.response_compressed.value:
+            grpclib_gzip.set_compression(stream)
         await call.begin()
-        if req.expect_compressed.value:
-            # Whatever grpclib reads came uncompressed.
-            return await call.end(Status.INVALID_ARGUMENT.value, "expected a compressed request message")
+        if why := compression_mismatch(stream, req):
+            return await call.end(Status.INVALID_ARGUMENT.value, why)
         if req.response_status.code:
             return await call.end(req.response_status.code, req.response_status.message)
         await stream.send_message(messages_pb2.SimpleResponse(payload=payload(req.response_size)))
@@ -89,6 +106,7 @@ class TestService(test_grpc.TestServiceBase):
 
     async def StreamingOutputCall(self, stream):
         call = Call(stream)
+        grpclib_gzip.set_compression(stream)  # stream_responses says which not
         req = await stream.recv_message()
         await call.begin()
         if not await stream_responses(call, req):
@@ -99,14 +117,15 @@ class TestService(test_grpc.TestServiceBase):
         await call.begin()
         total = 0
         async for req in call.requests():
-            if req.expect_compressed.value:
-                return await call.end(Status.INVALID_ARGUMENT.value, "expected a compressed request message")
+            if why := compression_mismatch(stream, req):
+                return await call.end(Status.INVALID_ARGUMENT.value, why)
             total += len(req.payload.body)
         await stream.send_message(messages_pb2.StreamingInputCallResponse(aggregated_payload_size=total))
         await call.end()
 
     async def FullDuplexCall(self, stream):
         call = Call(stream)
+        grpclib_gzip.set_compression(stream)  # stream_responses says which not
         await call.begin()
         async for req in call.requests():
             if await stream_responses(call, req):
@@ -115,6 +134,7 @@ class TestService(test_grpc.TestServiceBase):
 
     async def HalfDuplexCall(self, stream):
         call = Call(stream)
+        grpclib_gzip.set_compression(stream)  # stream_responses says which not
         await call.begin()
         reqs = [r async for r in call.requests()]
         for req in reqs:

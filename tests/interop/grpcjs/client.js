@@ -4,8 +4,8 @@
 //
 //     node tests/interop/grpcjs/client.js --server_port=N --test_case=all
 //
-// Prints `PASS <case>`, `FAIL <case>: <why>` or `NA <case>: <why>` per case;
-// exits 0 unless a case failed.
+// Prints `PASS <case>` or `FAIL <case>: <why>` per case; exits 0 unless a
+// case failed.
 //
 // Compression on grpc-js's client (checked in @grpc/grpc-js 1.14.7,
 // build/src/compression-filter.js): a call compresses its messages when its

@@ -1,7 +1,7 @@
 'use strict';
 // What the grpc-js interop peers share: our protos loaded with
 // @grpc/proto-loader, command-line flags, the case list, payloads and
-// reporting (the same PASS / FAIL / NA lines as tests/interop/common.py).
+// reporting (the same PASS / FAIL lines as tests/interop/common.py).
 
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
@@ -76,9 +76,6 @@ function payload(size) {
   return { type: 'COMPRESSABLE', body: Buffer.alloc(size) };
 }
 
-/** The case cannot be done (in full) by grpc-js; the message says why. */
-class Skip extends Error {}
-
 /** The case failed; the message says how. */
 class Failed extends Error {}
 
@@ -88,15 +85,11 @@ function check(cond, why) {
   }
 }
 
-/** Runs `run()`, prints PASS / FAIL / NA for `name`; false on FAIL. */
+/** Runs `run()`, prints PASS / FAIL for `name`; false on FAIL. */
 async function report(name, run) {
   try {
     await run();
   } catch (e) {
-    if (e instanceof Skip) {
-      console.log(`NA ${name}: ${e.message}`);
-      return true;
-    }
     const why = e instanceof Failed ? e.message : `${e && e.constructor && e.constructor.name}: ${e && e.message}`;
     console.log(`FAIL ${name}: ${why.replace(/\n/g, ' ')}`);
     return false;
@@ -113,7 +106,6 @@ module.exports = {
   TRAILING_VALUE,
   SPECIAL_MESSAGE,
   Failed,
-  Skip,
   check,
   fatal,
   grpc,

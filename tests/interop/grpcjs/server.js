@@ -6,22 +6,32 @@
 //
 // Prints `LISTENING <port>` once serving; runs until killed.
 //
-// What grpc-js's server cannot do (checked in @grpc/grpc-js 1.14.7,
+// What grpc-js's server does not do (checked in @grpc/grpc-js 1.14.7,
 // build/src/server-interceptors.js): compress a response. Every message goes
 // out with the Compressed-Flag clear ("response compression is currently not
-// supported") and the response headers say `grpc-encoding: identity`, so
-// `response_compressed` and `ResponseParameters.compressed` cannot be
-// honoured: the server_compressed_* cases are not applicable against this
-// server, and every response it sends is uncompressed.
+// supported"), framed by the call's `serializeMessage(value)`, and the
+// response headers say `grpc-encoding: identity` unless the metadata given
+// to `sendMetadata` says otherwise (it is merged over those defaults). So
+// `compression` below adds it, on the call object grpc-js hands the first
+// server interceptor: its `serializeMessage` is wrapped so that a response
+// the handler marked with COMPRESS is gzip'd by Node's zlib (`gzipSync` of
+// the bytes grpc-js serialized) and framed with the flag set, on a call whose
+// response headers said `grpc-encoding: gzip` (the handler sets it in the
+// metadata it sends; a marked response on any other call fails the call).
+// The headers, HTTP/2 and flow control stay grpc-js's and Node's. grpc-js
+// drops the client's `grpc-accept-encoding` before the call sees its
+// metadata, so it is not checked: a response is compressed when the request
+// asks for it (`response_compressed`, `ResponseParameters.compressed`).
 //
 // Nor does its API say whether a request message came compressed, which
 // `expect_compressed` needs: it inflates before the handler runs and keeps
-// the flag to itself. `observeCompression` below sees it anyway, on the
-// call object grpc-js hands the first server interceptor: each message is
-// inflated by that call's `decompressMessage(message, encoding)`, called in
-// message order with 'identity' for a message whose flag is clear; the
-// interceptor notes each encoding and marks the message when it reaches the
-// handler. The inflating stays grpc-js's own.
+// the flag to itself. `compression` sees it anyway: each message is inflated
+// by the call's `decompressMessage(message, encoding)`, called in message
+// order with 'identity' for a message whose flag is clear; the interceptor
+// notes each encoding and marks the message when it reaches the handler. The
+// inflating stays grpc-js's own.
+
+const zlib = require('zlib');
 
 const common = require('./common');
 const { grpc } = common;
@@ -31,19 +41,42 @@ const testing = common.loadTesting();
 
 /** Set on a request message that came compressed. */
 const CAME_COMPRESSED = Symbol('came compressed');
+/** Set by a handler on a response message to be sent compressed. */
+const COMPRESS = Symbol('compress');
 
 /** The server interceptor described at the top. */
-function observeCompression(method, call) {
+function compression(method, call) {
   const inflate = call.decompressMessage;
-  if (typeof inflate !== 'function') {
-    common.fatal('this grpc-js has no decompressMessage on its server call: update the interceptor');
+  const serialize = call.serializeMessage;
+  if (typeof inflate !== 'function' || typeof serialize !== 'function') {
+    common.fatal('this grpc-js has no decompressMessage or serializeMessage on its server call: update the interceptor');
   }
   const flags = [];
   call.decompressMessage = function (message, encoding) {
     flags.push(encoding !== 'identity');
     return inflate.call(this, message, encoding);
   };
+  let gzip = false; // the response headers said grpc-encoding: gzip
+  call.serializeMessage = function (value) {
+    const framed = serialize.call(this, value);
+    if (value === null || typeof value !== 'object' || !value[COMPRESS]) {
+      return framed;
+    }
+    if (!gzip) {
+      throw new Error('a response to compress on a call whose headers did not say grpc-encoding: gzip');
+    }
+    const body = zlib.gzipSync(framed.subarray(5));
+    const out = Buffer.alloc(5 + body.length);
+    out.writeUInt8(1, 0);
+    out.writeUInt32BE(body.length, 1);
+    body.copy(out, 5);
+    return out;
+  };
   return new grpc.ServerInterceptingCall(call, {
+    sendMetadata(metadata, next) {
+      gzip = metadata.get('grpc-encoding')[0] === 'gzip';
+      next(metadata);
+    },
     start(next) {
       next({
         onReceiveMessage(message, deliver) {
@@ -74,13 +107,20 @@ function compressionMismatch(req) {
   };
 }
 
-/** Echoes the test's initial metadata in the response headers; returns
- * the trailing metadata to end the call with (the echoed binary entry). */
-function echoMetadata(call) {
+/** Echoes the test's initial metadata in the response headers, which say
+ * `grpc-encoding: gzip` if `gzip` (then responses marked COMPRESS are
+ * compressed); returns the trailing metadata to end the call with (the
+ * echoed binary entry). */
+function echoMetadata(call, gzip = false) {
   const initial = call.metadata.get(common.ECHO_INITIAL);
-  if (initial.length > 0) {
+  if (initial.length > 0 || gzip) {
     const md = new grpc.Metadata();
-    md.set(common.ECHO_INITIAL, initial[0]);
+    if (initial.length > 0) {
+      md.set(common.ECHO_INITIAL, initial[0]);
+    }
+    if (gzip) {
+      md.set('grpc-encoding', 'gzip');
+    }
     call.sendMetadata(md);
   }
   const trailer = new grpc.Metadata();
@@ -99,10 +139,13 @@ function echoStatus(status, trailer) {
   return { code: status.code, details: status.message || '', metadata: trailer };
 }
 
+const isTrue = (b) => !!(b && b.value);
+
 const sleep = (us) => new Promise((resolve) => setTimeout(resolve, us / 1000));
 
 /** Writes the responses one StreamingOutputCallRequest asks for, waiting
- * `interval_us` before each; stops early if the call was cancelled. */
+ * `interval_us` before each, compressed as asked (the call's headers say
+ * gzip: echoMetadata(call, true)); stops early if the call was cancelled. */
 async function streamResponses(call, req) {
   for (const p of req.response_parameters || []) {
     if (p.interval_us) {
@@ -111,7 +154,7 @@ async function streamResponses(call, req) {
     if (call.cancelled) {
       return;
     }
-    call.write({ payload: common.payload(p.size || 0) });
+    call.write({ payload: common.payload(p.size || 0), [COMPRESS]: isTrue(p.compressed) });
   }
 }
 
@@ -121,8 +164,9 @@ const service = {
   },
 
   UnaryCall(call, callback) {
-    const trailer = echoMetadata(call);
     const req = call.request;
+    const compress = isTrue(req.response_compressed);
+    const trailer = echoMetadata(call, compress);
     const mismatch = compressionMismatch(req);
     if (mismatch) {
       callback(mismatch);
@@ -133,7 +177,7 @@ const service = {
       callback(status);
       return;
     }
-    callback(null, { payload: common.payload(req.response_size || 0) }, trailer);
+    callback(null, { payload: common.payload(req.response_size || 0), [COMPRESS]: compress }, trailer);
   },
 
   CacheableUnaryCall(call, callback) {
@@ -141,7 +185,7 @@ const service = {
   },
 
   StreamingOutputCall(call) {
-    const trailer = echoMetadata(call);
+    const trailer = echoMetadata(call, true);
     streamResponses(call, call.request).then(() => {
       const status = echoStatus(call.request.response_status, trailer);
       if (status) {
@@ -170,7 +214,7 @@ const service = {
   },
 
   FullDuplexCall(call) {
-    const trailer = echoMetadata(call);
+    const trailer = echoMetadata(call, true);
     // Requests are answered in order, each after the previous one's delays.
     let chain = Promise.resolve();
     let ended = false;
@@ -198,7 +242,7 @@ const service = {
   },
 
   HalfDuplexCall(call) {
-    const trailer = echoMetadata(call);
+    const trailer = echoMetadata(call, true);
     const held = [];
     call.on('data', (req) => held.push(req));
     call.on('end', async () => {
@@ -212,7 +256,7 @@ const service = {
   // UnimplementedCall is left out: grpc-js answers it with UNIMPLEMENTED.
 };
 
-const server = new grpc.Server({ interceptors: [observeCompression] });
+const server = new grpc.Server({ interceptors: [compression] });
 server.addService(testing.TestService.service, service);
 server.bindAsync(`127.0.0.1:${flags.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) {
