@@ -5,9 +5,11 @@
 //! bytes, unbounded if 0; ClientStream answers a Summary; BidiEcho echoes).
 //!
 //! ```text
-//! cargo run --release --example bench_server -- [--addr 127.0.0.1:50051] [--threads 1] [--report-held SECS]
+//! cargo run --release --example bench_server -- [--addr 127.0.0.1:50051] [--threads 1] [--report-held SECS] [--io tokio|std]
 //! ```
 //!
+//! `--io`: the adapter: `tokio` (default) or `std` (blocking sockets, a
+//! thread per connection; `--threads` does not apply).
 //! `--threads`: tokio threads (default 1: the current-thread scheduler;
 //! more: the multi-thread one with that many workers). `--report-held SECS`:
 //! every SECS seconds, print to stderr what the connections hold
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use adapters::{Server, tokio_io};
+use adapters::{Server, std_io, tokio_io};
 use bench::{Args, BenchApp, HeldStats, die};
 use grpc_sansio::server;
 
@@ -32,46 +34,55 @@ fn main() {
     let addr: std::net::SocketAddr = args.get("addr", "127.0.0.1:50051".parse().unwrap());
     let threads: usize = args.get("threads", 1);
     let report: f64 = args.get("report-held", 0.0);
-    let rt = bench::runtime(threads);
-    let result = rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let server = Server::default();
-        tokio_io::shutdown_on_signal(&server);
-        // As the peers: no limit on message sizes.
-        let config = server::Config {
-            max_receive_message_size: usize::MAX,
-            ..server::Config::default()
-        };
-        let held = (report > 0.0).then(|| Arc::new(HeldStats::default()));
-        if let Some(held) = held.clone() {
-            let server = server.clone();
-            tokio::spawn(async move {
-                let every = Duration::from_secs_f64(report);
-                loop {
-                    tokio::time::sleep(every).await;
-                    // Each connection reports on its wake.
-                    server.wake_all();
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    let conns = server.connections().saturating_sub(1);
-                    let bytes = held.bytes.load(Ordering::Relaxed);
-                    let calls = held.calls.load(Ordering::Relaxed);
-                    eprintln!(
-                        "held_bytes={bytes} connections={conns} calls={calls} per_connection={} rss_kb={}",
-                        bytes / conns.max(1),
-                        rss_kb()
-                    );
-                }
-            });
-        }
-        eprintln!(
-            "bench_server listening addr={addr} threads={threads} pid={}",
-            std::process::id()
-        );
-        tokio_io::serve(listener, server, config, move |_| {
-            BenchApp::new(held.clone())
-        })
-        .await
-    });
+    let io = args.opt("io").unwrap_or("tokio");
+    // As the peers: no limit on message sizes.
+    let config = server::Config {
+        max_receive_message_size: usize::MAX,
+        ..server::Config::default()
+    };
+    let server = Server::default();
+    let held = (report > 0.0).then(|| Arc::new(HeldStats::default()));
+    if let Some(held) = held.clone() {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            let every = Duration::from_secs_f64(report);
+            loop {
+                std::thread::sleep(every);
+                // Each connection reports on its wake.
+                server.wake_all();
+                std::thread::sleep(Duration::from_millis(200));
+                let conns = server.connections().saturating_sub(1);
+                let bytes = held.bytes.load(Ordering::Relaxed);
+                let calls = held.calls.load(Ordering::Relaxed);
+                eprintln!(
+                    "held_bytes={bytes} connections={conns} calls={calls} per_connection={} rss_kb={}",
+                    bytes / conns.max(1),
+                    rss_kb()
+                );
+            }
+        });
+    }
+    let make_app = move |_| BenchApp::new(held.clone());
+    let result = match io {
+        "std" => std::net::TcpListener::bind(addr).and_then(|listener| {
+            std_io::shutdown_on_signal(&server);
+            eprintln!(
+                "bench_server listening addr={addr} io=std pid={}",
+                std::process::id()
+            );
+            std_io::serve(listener, server, config, make_app)
+        }),
+        "tokio" => bench::runtime(threads).block_on(async move {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tokio_io::shutdown_on_signal(&server);
+            eprintln!(
+                "bench_server listening addr={addr} threads={threads} pid={}",
+                std::process::id()
+            );
+            tokio_io::serve(listener, server, config, make_app).await
+        }),
+        other => die(&format!("unknown --io {other:?}: tokio or std")),
+    };
     if let Err(e) = result {
         die(&format!("{e}"));
     }

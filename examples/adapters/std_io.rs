@@ -1,31 +1,45 @@
-//! Blocking std sockets: a thread per server connection (plus one that only
-//! reads), and a blocking client in the caller's thread.
+//! Blocking std sockets: a thread per server connection, and a blocking
+//! client in the caller's thread.
 //!
-//! A connection thread waits on one channel for what can happen to it:
-//! bytes or end of stream from its reader thread, a wake from another
-//! connection ([`Server::wake_all`]), or its next timer (`recv_timeout`).
-//! Writes go out with `write_vectored`, straight from the core's chunks.
+//! A connection's thread reads its socket itself, so a request is read,
+//! handled and answered with two system calls and no hand-over between
+//! threads (the lowest latency the kernel allows: the thread waiting in
+//! `read` is woken straight by the data). Writes go out with
+//! `write_vectored`, straight from the core's chunks. What a blocking read
+//! cannot wait for is bounded instead of waited for:
+//! - the next timer: the socket's read timeout ([`ReadTimeout`]);
+//! - a wake from another connection ([`Server::wake_all`]): a flag, seen
+//!   within [`WAKE_POLL`] (a wake is for shutdown or a health change, where
+//!   a tenth of a second is prompt);
+//! - output the peer does not take: writes give up after [`WRITE_SLICE`]
+//!   and the thread reads meanwhile, in slices as short, so two blocking
+//!   peers that both write can never wait for each other for ever.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 
 use super::{
-    ClientApp, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest, lock,
+    ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
+    lock,
 };
 
 /// How long a graceful shutdown waits for connections before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Bytes asked of the socket per read.
-const READ_SIZE: usize = 64 << 10;
+/// How soon a waiting connection sees a wake ([`Server::wake_all`]).
+pub const WAKE_POLL: Duration = Duration::from_millis(100);
+
+/// How long a write may wait for room in the socket before the thread
+/// reads instead (and how long those reads wait while output waits).
+pub const WRITE_SLICE: Duration = Duration::from_millis(2);
 
 /// A blocking socket's read timeout, kept in step with a connection's next
 /// timer with few system calls.
@@ -61,21 +75,29 @@ impl ReadTimeout {
     }
 }
 
-enum Input {
-    Data(Bytes),
-    Eof,
-    Failed(io::Error),
-    Wake,
-}
-
-struct ChannelWake(Mutex<Sender<Input>>);
+/// A [`Waker`] that sends on a channel (the thread of `serve` waits on it).
+struct ChannelWake(Mutex<Sender<()>>);
 
 impl Wake for ChannelWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        let _ = lock(&self.0).send(Input::Wake);
+        let _ = lock(&self.0).send(());
+    }
+}
+
+/// A [`Waker`] that raises a flag, which the connection's thread looks at
+/// after every read (and at least every [`WAKE_POLL`]).
+#[derive(Default)]
+struct FlagWake(AtomicBool);
+
+impl Wake for FlagWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 
@@ -129,7 +151,7 @@ where
         }
     });
     // The accept thread blocks in accept(); this thread waits for the end.
-    let (tx, rx) = mpsc::channel::<Input>();
+    let (tx, rx) = mpsc::channel::<()>();
     server.register(u64::MAX, Waker::from(Arc::new(ChannelWake(Mutex::new(tx)))));
     while !server.is_shutting_down() {
         let _ = rx.recv();
@@ -151,80 +173,137 @@ pub fn run_server_connection<A: ServerApp>(
     mut app: A,
 ) -> io::Result<()> {
     socket.set_nodelay(true)?;
-    let (tx, rx) = mpsc::channel();
-    let reader = socket.try_clone()?;
-    let reader_tx = tx.clone();
-    std::thread::spawn(move || read_loop(reader, reader_tx));
-    server.register(id, Waker::from(Arc::new(ChannelWake(Mutex::new(tx)))));
-    let result = (|| {
-        let mut writer = &socket;
-        let mut conn = server::Connection::new(config, Instant::now());
-        let mut shut = false;
-        loop {
-            let now = Instant::now();
-            if server.is_shutting_down() && !shut {
-                conn.shutdown(now);
-                shut = true;
-            }
-            if conn.poll_timeout().is_some_and(|t| t <= now) {
-                conn.handle_timeout(now);
-            }
-            dispatch_server(&mut conn, &mut app, now);
-            while let Some(t) = conn.poll_transmit() {
-                write_all_vectored(&mut writer, &t)?;
-            }
-            if conn.is_closed() {
-                return Ok(());
-            }
-            let input = match earliest(conn.poll_timeout(), app.poll_timeout()) {
-                Some(at) => match rx.recv_timeout(at.saturating_duration_since(now)) {
-                    Ok(input) => Some(input),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => Some(Input::Eof),
-                },
-                None => Some(rx.recv().unwrap_or(Input::Eof)),
-            };
-            let now = Instant::now();
-            match input {
-                Some(Input::Data(data)) => {
-                    if let Err(e) = conn.recv(data, now) {
-                        // GOAWAY is queued; it goes out next round.
-                        eprintln!("connection {id}: {e}");
-                    }
-                }
-                Some(Input::Eof) => conn.recv_eof(now),
-                Some(Input::Failed(e)) => {
-                    conn.recv_eof(now);
-                    return Err(e);
-                }
-                Some(Input::Wake) => app.on_wake(&mut conn, now),
-                None => {}
-            }
-        }
-    })();
+    socket.set_write_timeout(Some(WRITE_SLICE))?;
+    let woken = Arc::new(FlagWake::default());
+    server.register(id, Waker::from(woken.clone()));
+    let mut conn = server::Connection::new(config, Instant::now());
+    let result = drive_server(&socket, id, server, &mut conn, &mut app, &woken.0);
     server.unregister(id);
     let _ = socket.shutdown(Shutdown::Both);
     result
 }
 
-fn read_loop(mut socket: TcpStream, tx: Sender<Input>) {
-    let mut buf = BytesMut::new();
+fn drive_server<A: ServerApp>(
+    socket: &TcpStream,
+    id: u64,
+    server: &Server,
+    conn: &mut server::Connection,
+    app: &mut A,
+    woken: &AtomicBool,
+) -> io::Result<()> {
+    let (mut out, mut reads) = (Outbox::default(), ReadBuffer::default());
+    let mut read_timeout = ReadTimeout::default();
+    let (mut shut, mut eof, mut quiet) = (false, false, false);
+    let mut last_input = Instant::now();
     loop {
-        buf.resize(READ_SIZE, 0);
-        let input = match socket.read(&mut buf) {
-            Ok(0) => Input::Eof,
-            Ok(n) => {
-                buf.truncate(n);
-                Input::Data(buf.split().freeze())
+        let now = Instant::now();
+        if server.is_shutting_down() && !shut {
+            conn.shutdown(now);
+            shut = true;
+        }
+        if woken.swap(false, Ordering::SeqCst) {
+            app.on_wake(conn, now);
+        }
+        if conn.poll_timeout().is_some_and(|t| t <= now) {
+            conn.handle_timeout(now);
+        }
+        // Events, then what the socket takes now; again while that makes
+        // more (sending frees room, which the app may fill at once).
+        loop {
+            dispatch_server(conn, app, now);
+            if !write_some(socket, || conn.poll_transmit(), &mut out)? {
+                break;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => Input::Failed(e),
+        }
+        if out.is_empty() && conn.is_closed() {
+            return Ok(());
+        }
+        // Wait for input, the next timer, a wake, or room for output.
+        let bound = if out.is_empty() {
+            WAKE_POLL
+        } else {
+            WRITE_SLICE
         };
-        let last = !matches!(input, Input::Data(_));
-        if tx.send(input).is_err() || last {
-            return;
+        let wait = earliest(
+            earliest(conn.poll_timeout(), app.poll_timeout()),
+            Some(now + bound),
+        );
+        if eof {
+            // Nothing more to read: only timers and wakes are left.
+            if let Some(at) = wait {
+                std::thread::sleep(at.saturating_duration_since(now));
+            }
+            continue;
+        }
+        read_timeout.arm(socket, wait, now)?;
+        let read = (&mut &*socket).read(reads.room_zeroed());
+        let now = Instant::now();
+        match read {
+            Ok(0) => {
+                eof = true;
+                conn.recv_eof(now);
+            }
+            Ok(n) => {
+                last_input = now;
+                quiet = false;
+                if let Err(e) = conn.recv(reads.filled(n, now), now) {
+                    // GOAWAY is queued; it goes out next round.
+                    eprintln!("connection {id}: {e}");
+                }
+            }
+            Err(e) if is_timeout(&e) => {
+                if !quiet && out.is_empty() && now >= last_input + ReadBuffer::QUIET {
+                    // Quiet: give back what is kept for reuse.
+                    quiet = true;
+                    conn.shrink();
+                    app.shrink();
+                    out.shrink();
+                }
+            }
+            Err(e) => {
+                conn.recv_eof(now);
+                dispatch_server(conn, app, now);
+                return Err(e);
+            }
         }
     }
+}
+
+/// Writes transmits (from `poll_transmit`) until there are none or the socket takes no more
+/// for [`WRITE_SLICE`] (the rest stays in `out`). Whether there were any
+/// and all went out (then the app may have more to send at once).
+fn write_some(
+    mut socket: &TcpStream,
+    mut poll_transmit: impl FnMut() -> Option<Transmit>,
+    out: &mut Outbox,
+) -> io::Result<bool> {
+    let mut any = false;
+    loop {
+        if out.is_empty() {
+            match poll_transmit() {
+                Some(t) => {
+                    out.push(&t);
+                    any = true;
+                }
+                None => return Ok(any),
+            }
+        }
+        let written = socket.write_vectored(&out.slices());
+        match written {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out.advance(n),
+            Err(e) if is_timeout(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A read or write that gave up on its timeout (or was interrupted).
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// Writes every chunk of `t`, vectored.
@@ -250,53 +329,59 @@ pub fn run_client<A: ClientApp>(
     config: client::Config,
     app: &mut A,
 ) -> io::Result<()> {
-    let mut socket = TcpStream::connect(addr)?;
+    let socket = TcpStream::connect(addr)?;
     socket.set_nodelay(true)?;
+    socket.set_write_timeout(Some(WRITE_SLICE))?;
     let mut conn = client::Connection::new(config, Instant::now());
     app.start(&mut conn, Instant::now());
-    let mut reads = ReadBuffer::default();
+    let (mut out, mut reads) = (Outbox::default(), ReadBuffer::default());
     let mut read_timeout = ReadTimeout::default();
-    let mut shut = false;
+    let (mut shut, mut eof) = (false, false);
     loop {
         let now = Instant::now();
         if conn.poll_timeout().is_some_and(|t| t <= now) {
             conn.handle_timeout(now);
         }
-        dispatch_client(&mut conn, app, now);
-        if app.is_done() && !shut {
-            conn.shutdown(now);
-            shut = true;
+        loop {
+            dispatch_client(&mut conn, app, now);
+            if app.is_done() && !shut {
+                conn.shutdown(now);
+                shut = true;
+            }
+            if !write_some(&socket, || conn.poll_transmit(), &mut out)? {
+                break;
+            }
         }
-        while let Some(t) = conn.poll_transmit() {
-            write_all_vectored(&mut socket, &t)?;
-        }
-        if conn.is_closed() || (shut && conn.active_calls() == 0) {
+        if out.is_empty() && (conn.is_closed() || (shut && conn.active_calls() == 0)) {
             return Ok(());
         }
-        read_timeout.arm(
-            &socket,
-            earliest(conn.poll_timeout(), app.poll_timeout()),
-            now,
-        )?;
-        let read = socket.read(reads.room_zeroed());
+        let mut wait = earliest(conn.poll_timeout(), app.poll_timeout());
+        if !out.is_empty() {
+            wait = earliest(wait, Some(now + WRITE_SLICE));
+        }
+        if eof {
+            // Nothing more to read: only timers are left (or output).
+            let at = wait.unwrap_or(now + WAKE_POLL);
+            std::thread::sleep(at.saturating_duration_since(now));
+            continue;
+        }
+        read_timeout.arm(&socket, wait, now)?;
+        let read = (&socket).read(reads.room_zeroed());
+        let now = Instant::now();
         match read {
-            Ok(0) => conn.recv_eof(Instant::now()),
+            Ok(0) => {
+                eof = true;
+                conn.recv_eof(now);
+            }
             Ok(n) => {
-                let now = Instant::now();
                 if let Err(e) = conn.recv(reads.filled(n, now), now) {
                     eprintln!("client connection: {e}");
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(e) => {
-                conn.recv_eof(Instant::now());
-                dispatch_client(&mut conn, app, Instant::now());
+                conn.recv_eof(now);
+                dispatch_client(&mut conn, app, now);
                 return Err(e);
             }
         }
