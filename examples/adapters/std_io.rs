@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 
@@ -228,30 +229,28 @@ fn drive_server<A: ServerApp>(
             earliest(conn.poll_timeout(), app.poll_timeout()),
             Some(now + bound),
         );
-        if eof {
-            // Nothing more to read: only timers and wakes are left.
-            if let Some(at) = wait {
-                std::thread::sleep(at.saturating_duration_since(now));
-            }
-            continue;
-        }
-        read_timeout.arm(socket, wait, now)?;
-        let read = (&mut &*socket).read(reads.room_zeroed());
-        let now = Instant::now();
-        match read {
-            Ok(0) => {
+        match wait_for_input(socket, &mut reads, &mut read_timeout, eof, wait, now)? {
+            Got::Eof => {
                 eof = true;
-                conn.recv_eof(now);
+                conn.recv_eof(Instant::now());
             }
-            Ok(n) => {
+            Got::Bytes(data) => {
+                let now = Instant::now();
                 last_input = now;
                 quiet = false;
-                if let Err(e) = conn.recv(reads.filled(n, now), now) {
+                if let Err(e) = conn.recv(data, now) {
                     // GOAWAY is queued; it goes out next round.
                     eprintln!("connection {id}: {e}");
                 }
             }
-            Err(e) if is_timeout(&e) => {
+            Got::Failed(e) => {
+                let now = Instant::now();
+                conn.recv_eof(now);
+                dispatch_server(conn, app, now);
+                return Err(e);
+            }
+            Got::Nothing => {
+                let now = Instant::now();
                 if !quiet && out.is_empty() && now >= last_input + ReadBuffer::QUIET {
                     // Quiet: give back what is kept for reuse.
                     quiet = true;
@@ -259,11 +258,6 @@ fn drive_server<A: ServerApp>(
                     app.shrink();
                     out.shrink();
                 }
-            }
-            Err(e) => {
-                conn.recv_eof(now);
-                dispatch_server(conn, app, now);
-                return Err(e);
             }
         }
     }
@@ -296,6 +290,39 @@ fn write_some(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// What one wait for input gave.
+enum Got {
+    Bytes(Bytes),
+    Eof,
+    /// The wait ran out (or the socket's end of stream came before).
+    Nothing,
+    Failed(io::Error),
+}
+
+/// Waits until `wait` for bytes on `socket` (after its end of stream,
+/// `eof`, only sleeps until then).
+fn wait_for_input(
+    mut socket: &TcpStream,
+    reads: &mut ReadBuffer,
+    read_timeout: &mut ReadTimeout,
+    eof: bool,
+    wait: Option<Instant>,
+    now: Instant,
+) -> io::Result<Got> {
+    if eof {
+        let at = wait.unwrap_or(now + WAKE_POLL);
+        std::thread::sleep(at.saturating_duration_since(now));
+        return Ok(Got::Nothing);
+    }
+    read_timeout.arm(socket, wait, now)?;
+    Ok(match socket.read(reads.room_zeroed()) {
+        Ok(0) => Got::Eof,
+        Ok(n) => Got::Bytes(reads.filled(n, Instant::now())),
+        Err(e) if is_timeout(&e) => Got::Nothing,
+        Err(e) => Got::Failed(e),
+    })
 }
 
 /// A read or write that gave up on its timeout (or was interrupted).
@@ -359,31 +386,24 @@ pub fn run_client<A: ClientApp>(
         if !out.is_empty() {
             wait = earliest(wait, Some(now + WRITE_SLICE));
         }
-        if eof {
-            // Nothing more to read: only timers are left (or output).
-            let at = wait.unwrap_or(now + WAKE_POLL);
-            std::thread::sleep(at.saturating_duration_since(now));
-            continue;
-        }
-        read_timeout.arm(&socket, wait, now)?;
-        let read = (&socket).read(reads.room_zeroed());
-        let now = Instant::now();
-        match read {
-            Ok(0) => {
+        match wait_for_input(&socket, &mut reads, &mut read_timeout, eof, wait, now)? {
+            Got::Eof => {
                 eof = true;
-                conn.recv_eof(now);
+                conn.recv_eof(Instant::now());
             }
-            Ok(n) => {
-                if let Err(e) = conn.recv(reads.filled(n, now), now) {
+            Got::Bytes(data) => {
+                let now = Instant::now();
+                if let Err(e) = conn.recv(data, now) {
                     eprintln!("client connection: {e}");
                 }
             }
-            Err(e) if is_timeout(&e) => {}
-            Err(e) => {
+            Got::Failed(e) => {
+                let now = Instant::now();
                 conn.recv_eof(now);
                 dispatch_client(&mut conn, app, now);
                 return Err(e);
             }
+            Got::Nothing => {}
         }
     }
 }
