@@ -476,3 +476,207 @@ impl std::str::FromStr for Runtime {
         }
     }
 }
+
+/// What ended one wait of an async adapter's connection loop.
+pub enum Step {
+    /// Bytes read (empty: the peer closed its side).
+    Read(std::io::Result<Bytes>),
+    /// A write took this many bytes (or failed).
+    Wrote(std::io::Result<usize>),
+    /// A wake from another connection ([`Server::wake_all`]).
+    Wake,
+    /// The timer of [`ServerLoop::deadline`] / [`ClientLoop::deadline`].
+    Timer,
+    /// Readiness without bytes after all.
+    Spurious,
+}
+
+/// What an async adapter does around one server connection between its
+/// waits (the waits are the adapter's own): shutdown, timers, events and
+/// output before a wait, then what the wait gave. Shared by tokio and smol.
+pub struct ServerLoop<A> {
+    /// The core's connection.
+    pub conn: server::Connection,
+    /// The application on it.
+    pub app: A,
+    /// The output being written.
+    pub out: Outbox,
+    /// The read side's buffer.
+    pub buf: ReadBuffer,
+    /// Whether the peer closed its side (no more reads).
+    pub eof: bool,
+    shut: bool,
+    id: u64,
+}
+
+impl<A: ServerApp> ServerLoop<A> {
+    /// A loop for connection `id`.
+    pub fn new(id: u64, config: server::Config, app: A) -> Self {
+        ServerLoop {
+            conn: server::Connection::new(config, Instant::now()),
+            app,
+            out: Outbox::default(),
+            buf: ReadBuffer::default(),
+            eof: false,
+            shut: false,
+            id,
+        }
+    }
+
+    /// The work before a wait; false once the connection is over.
+    pub fn before_wait(&mut self, server: &Server) -> bool {
+        let now = Instant::now();
+        if server.is_shutting_down() && !self.shut {
+            self.conn.shutdown(now);
+            self.shut = true;
+        }
+        if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+            self.conn.handle_timeout(now);
+        }
+        dispatch_server(&mut self.conn, &mut self.app, now);
+        if self.out.is_empty()
+            && let Some(t) = self.conn.poll_transmit()
+        {
+            self.out.push(&t);
+        }
+        !(self.out.is_empty() && self.conn.is_closed())
+    }
+
+    /// When the wait must end at the latest ([`Step::Timer`]).
+    pub fn deadline(&self) -> Option<Instant> {
+        earliest(
+            earliest(self.conn.poll_timeout(), self.app.poll_timeout()),
+            self.buf.release_at(),
+        )
+    }
+
+    /// Applies what the wait gave: `Ok(true)` when the connection just
+    /// went quiet (the core, the app and the outbox gave back their spare
+    /// memory; the adapter may let go of its own); `Err` ends the
+    /// connection.
+    pub fn after_wait(&mut self, step: Step) -> std::io::Result<bool> {
+        let now = Instant::now();
+        match step {
+            Step::Read(Ok(data)) if data.is_empty() => {
+                self.eof = true;
+                self.conn.recv_eof(now);
+            }
+            Step::Read(Ok(data)) => {
+                if let Err(e) = self.conn.recv(data, now) {
+                    // GOAWAY is queued; it goes out next round.
+                    eprintln!("connection {}: {e}", self.id);
+                }
+            }
+            Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
+                self.conn.recv_eof(now);
+                dispatch_server(&mut self.conn, &mut self.app, now);
+                return Err(e);
+            }
+            Step::Wrote(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Step::Wrote(Ok(n)) => self.out.advance(n),
+            Step::Wake => self.app.on_wake(&mut self.conn, now),
+            Step::Timer => {
+                if self.buf.on_timer(now) {
+                    self.conn.shrink();
+                    self.app.shrink();
+                    self.out.shrink();
+                    return Ok(true);
+                }
+            }
+            Step::Spurious => {}
+        }
+        Ok(false)
+    }
+}
+
+/// [`ServerLoop`] for a client connection and its app.
+pub struct ClientLoop<'a, A> {
+    /// The core's connection.
+    pub conn: client::Connection,
+    /// The application on it.
+    pub app: &'a mut A,
+    /// The output being written.
+    pub out: Outbox,
+    /// The read side's buffer.
+    pub buf: ReadBuffer,
+    /// Whether the peer closed its side (no more reads).
+    pub eof: bool,
+    shut: bool,
+}
+
+impl<'a, A: ClientApp> ClientLoop<'a, A> {
+    /// A new connection with `app` started on it.
+    pub fn new(config: client::Config, app: &'a mut A) -> Self {
+        let mut conn = client::Connection::new(config, Instant::now());
+        app.start(&mut conn, Instant::now());
+        ClientLoop {
+            conn,
+            app,
+            out: Outbox::default(),
+            buf: ReadBuffer::default(),
+            eof: false,
+            shut: false,
+        }
+    }
+
+    /// The work before a wait; false once the connection is over (the app
+    /// is done and its calls ended, or the connection closed).
+    pub fn before_wait(&mut self) -> bool {
+        let now = Instant::now();
+        if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+            self.conn.handle_timeout(now);
+        }
+        dispatch_client(&mut self.conn, self.app, now);
+        if self.app.is_done() && !self.shut {
+            self.conn.shutdown(now);
+            self.shut = true;
+        }
+        if self.out.is_empty()
+            && let Some(t) = self.conn.poll_transmit()
+        {
+            self.out.push(&t);
+        }
+        let over = self.conn.is_closed() || (self.shut && self.conn.active_calls() == 0);
+        !(self.out.is_empty() && over)
+    }
+
+    /// When the wait must end at the latest ([`Step::Timer`]).
+    pub fn deadline(&self) -> Option<Instant> {
+        earliest(
+            earliest(self.conn.poll_timeout(), self.app.poll_timeout()),
+            self.buf.release_at(),
+        )
+    }
+
+    /// Applies what the wait gave, as [`ServerLoop::after_wait`].
+    pub fn after_wait(&mut self, step: Step) -> std::io::Result<bool> {
+        let now = Instant::now();
+        match step {
+            Step::Read(Ok(data)) if data.is_empty() => {
+                self.eof = true;
+                self.conn.recv_eof(now);
+            }
+            Step::Read(Ok(data)) => {
+                if let Err(e) = self.conn.recv(data, now) {
+                    eprintln!("client connection: {e}");
+                }
+            }
+            Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
+                self.conn.recv_eof(now);
+                dispatch_client(&mut self.conn, self.app, now);
+                return Err(e);
+            }
+            Step::Wrote(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Step::Wrote(Ok(n)) => self.out.advance(n),
+            Step::Timer => {
+                if self.buf.on_timer(now) {
+                    self.conn.shrink();
+                    self.out.shrink();
+                    return Ok(true);
+                }
+            }
+            Step::Wake | Step::Spurious => {}
+        }
+        Ok(false)
+    }
+}

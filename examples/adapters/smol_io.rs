@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 use smol::channel::{Receiver, Sender};
@@ -23,9 +22,7 @@ use smol::io::{AsyncWrite, AsyncWriteExt};
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 use smol::{Async, Task, Timer};
 
-use super::{
-    ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
-};
+use super::{ClientApp, ClientLoop, Outbox, ReadBuffer, Server, ServerApp, ServerLoop, Step};
 
 /// How long a graceful shutdown waits for connections before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -117,17 +114,6 @@ where
     Ok(())
 }
 
-/// What ended one wait of a connection loop.
-enum Step {
-    /// Bytes read (empty: the peer closed its side).
-    Read(io::Result<Bytes>),
-    Wrote(io::Result<usize>),
-    Wake,
-    Timer,
-    /// Readiness without bytes after all.
-    Spurious,
-}
-
 /// Waits for the next thing to do: input, room for output, a wake, or the
 /// timer. A branch that loses the race has read or written nothing. The
 /// read branch waits for readiness only and reads afterwards, so a waiting
@@ -188,66 +174,20 @@ pub async fn run_server_connection<A: ServerApp>(
     id: u64,
     server: &Server,
     config: server::Config,
-    mut app: A,
+    app: A,
 ) -> io::Result<()> {
     socket.set_nodelay(true)?;
     let (wake, waker) = channel_waker();
     server.register(id, waker);
     let result = async {
-        let mut conn = server::Connection::new(config, Instant::now());
-        let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
-        let (mut eof, mut shut) = (false, false);
-        loop {
-            let now = Instant::now();
-            if server.is_shutting_down() && !shut {
-                conn.shutdown(now);
-                shut = true;
-            }
-            if conn.poll_timeout().is_some_and(|t| t <= now) {
-                conn.handle_timeout(now);
-            }
-            dispatch_server(&mut conn, &mut app, now);
-            if out.is_empty()
-                && let Some(t) = conn.poll_transmit()
-            {
-                out.push(&t);
-            }
-            if out.is_empty() && conn.is_closed() {
-                return Ok(());
-            }
-            let timer = earliest(
-                earliest(conn.poll_timeout(), app.poll_timeout()),
-                buf.release_at(),
-            );
-            match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
-                Step::Read(Ok(data)) if data.is_empty() => {
-                    eof = true;
-                    conn.recv_eof(Instant::now());
-                }
-                Step::Read(Ok(data)) => {
-                    if let Err(e) = conn.recv(data, Instant::now()) {
-                        // GOAWAY is queued; it goes out next round.
-                        eprintln!("connection {id}: {e}");
-                    }
-                }
-                Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
-                    conn.recv_eof(Instant::now());
-                    dispatch_server(&mut conn, &mut app, Instant::now());
-                    return Err(e);
-                }
-                Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                Step::Wrote(Ok(n)) => out.advance(n),
-                Step::Wake => app.on_wake(&mut conn, Instant::now()),
-                Step::Timer => {
-                    if buf.on_timer(Instant::now()) {
-                        conn.shrink();
-                        app.shrink();
-                        out.shrink();
-                    }
-                }
-                Step::Spurious => {}
-            }
+        let mut state = ServerLoop::new(id, config, app);
+        while state.before_wait(server) {
+            let timer = state.deadline();
+            let step =
+                next_step(&socket, &mut state.buf, state.eof, &state.out, &wake, timer).await;
+            state.after_wait(step)?;
         }
+        Ok(())
     }
     .await;
     server.unregister(id);
@@ -281,58 +221,14 @@ pub async fn run_client<A: ClientApp>(
 ) -> io::Result<()> {
     let socket = TcpStream::connect(addr).await?;
     socket.set_nodelay(true)?;
-    let mut conn = client::Connection::new(config, Instant::now());
-    app.start(&mut conn, Instant::now());
     // Nothing wakes a client from outside: a channel whose sender is gone.
     let (_, wake) = smol::channel::bounded::<()>(1);
-    let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
-    let (mut eof, mut shut) = (false, false);
-    loop {
-        let now = Instant::now();
-        if conn.poll_timeout().is_some_and(|t| t <= now) {
-            conn.handle_timeout(now);
-        }
-        dispatch_client(&mut conn, app, now);
-        if app.is_done() && !shut {
-            conn.shutdown(now);
-            shut = true;
-        }
-        if out.is_empty()
-            && let Some(t) = conn.poll_transmit()
-        {
-            out.push(&t);
-        }
-        if out.is_empty() && (conn.is_closed() || (shut && conn.active_calls() == 0)) {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-            return Ok(());
-        }
-        let timer = earliest(
-            earliest(conn.poll_timeout(), app.poll_timeout()),
-            buf.release_at(),
-        );
-        match next_step(&socket, &mut buf, eof, &out, &wake, timer).await {
-            Step::Read(Ok(data)) if data.is_empty() => {
-                eof = true;
-                conn.recv_eof(Instant::now());
-            }
-            Step::Read(Ok(data)) => {
-                if let Err(e) = conn.recv(data, Instant::now()) {
-                    eprintln!("client connection: {e}");
-                }
-            }
-            Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
-                conn.recv_eof(Instant::now());
-                dispatch_client(&mut conn, app, Instant::now());
-                return Err(e);
-            }
-            Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-            Step::Wrote(Ok(n)) => out.advance(n),
-            Step::Timer => {
-                if buf.on_timer(Instant::now()) {
-                    conn.shrink();
-                }
-            }
-            Step::Wake | Step::Spurious => {}
-        }
+    let mut state = ClientLoop::new(config, app);
+    while state.before_wait() {
+        let timer = state.deadline();
+        let step = next_step(&socket, &mut state.buf, state.eof, &state.out, &wake, timer).await;
+        state.after_wait(step)?;
     }
+    let _ = socket.shutdown(std::net::Shutdown::Both);
+    Ok(())
 }

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
@@ -24,10 +23,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
 
-use super::{
-    ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
-    lock,
-};
+use super::{ClientApp, ClientLoop, Outbox, ReadBuffer, Server, ServerApp, ServerLoop, Step, lock};
 
 /// How long a graceful shutdown waits for connections before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -186,17 +182,6 @@ where
     Ok(())
 }
 
-/// What ended one wait of a connection loop.
-enum Step {
-    /// Bytes read (empty: the peer closed its side).
-    Read(io::Result<Bytes>),
-    Wrote(io::Result<usize>),
-    Wake,
-    Timer,
-    /// Readiness without bytes after all.
-    Spurious,
-}
-
 /// A connection's timer: one `Sleep`, moved only when the deadline moves
 /// (registering a timer on every wait would cost more than the wait),
 /// made by the first deadline and let go by [`shrink`](Timer::shrink).
@@ -309,14 +294,14 @@ pub fn run_server_connection<A: ServerApp>(
     id: u64,
     server: Server,
     config: server::Config,
-    mut app: A,
+    app: A,
 ) -> impl Future<Output = io::Result<()>> + Send + 'static {
-    let mut conn = server::Connection::new(config, Instant::now());
+    let mut state = ServerLoop::new(id, config, app);
     async move {
         socket.set_nodelay(true)?;
         let wake = Arc::new(WakeFlag::default());
         server.register(id, Waker::from(wake.clone()));
-        let result = drive_server(&mut socket, id, &server, &mut conn, &mut app, &wake).await;
+        let result = drive_server(&mut socket, &server, &mut state, &wake).await;
         server.unregister(id);
         if let Err(e) = &result {
             let peer = socket.peer_addr().map(|a| a.to_string());
@@ -329,69 +314,30 @@ pub fn run_server_connection<A: ServerApp>(
 
 async fn drive_server<A: ServerApp>(
     socket: &mut TcpStream,
-    id: u64,
     server: &Server,
-    conn: &mut server::Connection,
-    app: &mut A,
+    state: &mut ServerLoop<A>,
     wake: &WakeFlag,
 ) -> io::Result<()> {
-    let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
     let mut timer = Timer::default();
-    let (mut eof, mut shut, mut write_first) = (false, false, false);
-    loop {
-        let now = Instant::now();
-        if server.is_shutting_down() && !shut {
-            conn.shutdown(now);
-            shut = true;
-        }
-        if conn.poll_timeout().is_some_and(|t| t <= now) {
-            conn.handle_timeout(now);
-        }
-        dispatch_server(conn, app, now);
-        if out.is_empty()
-            && let Some(t) = conn.poll_transmit()
-        {
-            out.push(&t);
-        }
-        if out.is_empty() && conn.is_closed() {
-            return Ok(());
-        }
-        timer.set(earliest(
-            earliest(conn.poll_timeout(), app.poll_timeout()),
-            buf.release_at(),
-        ));
+    let mut write_first = false;
+    while state.before_wait(server) {
+        timer.set(state.deadline());
         write_first = !write_first;
-        match next_step(socket, &mut buf, eof, &out, wake, &mut timer, write_first).await {
-            Step::Read(Ok(data)) if data.is_empty() => {
-                eof = true;
-                conn.recv_eof(Instant::now());
-            }
-            Step::Read(Ok(data)) => {
-                if let Err(e) = conn.recv(data, Instant::now()) {
-                    // GOAWAY is queued; it goes out next round.
-                    eprintln!("connection {id}: {e}");
-                }
-            }
-            Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
-                conn.recv_eof(Instant::now());
-                dispatch_server(conn, app, Instant::now());
-                return Err(e);
-            }
-            Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-            Step::Wrote(Ok(n)) => out.advance(n),
-            Step::Wake => app.on_wake(conn, Instant::now()),
-            Step::Timer => {
-                if buf.on_timer(Instant::now()) {
-                    // Quiet: everything kept for reuse goes back.
-                    conn.shrink();
-                    app.shrink();
-                    out.shrink();
-                    timer.shrink();
-                }
-            }
-            Step::Spurious => {}
+        let step = next_step(
+            socket,
+            &mut state.buf,
+            state.eof,
+            &state.out,
+            wake,
+            &mut timer,
+            write_first,
+        )
+        .await;
+        if state.after_wait(step)? {
+            timer.shrink();
         }
     }
+    Ok(())
 }
 
 /// Writes every chunk of `t`, vectored (for adapters that write in turn
@@ -420,72 +366,28 @@ pub async fn run_client<A: ClientApp>(
 ) -> io::Result<()> {
     let mut socket = TcpStream::connect(addr).await?;
     socket.set_nodelay(true)?;
-    let mut conn = client::Connection::new(config, Instant::now());
-    app.start(&mut conn, Instant::now());
+    let mut state = ClientLoop::new(config, app);
     // Nothing wakes a client from outside; the flag only fills the slot.
     let wake = WakeFlag::default();
-    let (mut out, mut buf) = (Outbox::default(), ReadBuffer::default());
     let mut timer = Timer::default();
-    let (mut eof, mut shut, mut write_first) = (false, false, false);
-    loop {
-        let now = Instant::now();
-        if conn.poll_timeout().is_some_and(|t| t <= now) {
-            conn.handle_timeout(now);
-        }
-        dispatch_client(&mut conn, app, now);
-        if app.is_done() && !shut {
-            conn.shutdown(now);
-            shut = true;
-        }
-        if out.is_empty()
-            && let Some(t) = conn.poll_transmit()
-        {
-            out.push(&t);
-        }
-        if out.is_empty() && (conn.is_closed() || (shut && conn.active_calls() == 0)) {
-            let _ = socket.shutdown().await;
-            return Ok(());
-        }
-        timer.set(earliest(
-            earliest(conn.poll_timeout(), app.poll_timeout()),
-            buf.release_at(),
-        ));
+    let mut write_first = false;
+    while state.before_wait() {
+        timer.set(state.deadline());
         write_first = !write_first;
-        match next_step(
+        let step = next_step(
             &mut socket,
-            &mut buf,
-            eof,
-            &out,
+            &mut state.buf,
+            state.eof,
+            &state.out,
             &wake,
             &mut timer,
             write_first,
         )
-        .await
-        {
-            Step::Read(Ok(data)) if data.is_empty() => {
-                eof = true;
-                conn.recv_eof(Instant::now());
-            }
-            Step::Read(Ok(data)) => {
-                if let Err(e) = conn.recv(data, Instant::now()) {
-                    eprintln!("client connection: {e}");
-                }
-            }
-            Step::Read(Err(e)) | Step::Wrote(Err(e)) => {
-                conn.recv_eof(Instant::now());
-                dispatch_client(&mut conn, app, Instant::now());
-                return Err(e);
-            }
-            Step::Wrote(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-            Step::Wrote(Ok(n)) => out.advance(n),
-            Step::Timer => {
-                if buf.on_timer(Instant::now()) {
-                    conn.shrink();
-                    out.shrink();
-                    timer.shrink();
-                }
-            }
-            Step::Wake | Step::Spurious => {}
+        .await;
+        if state.after_wait(step)? {
+            timer.shrink();
         }
     }
+    let _ = socket.shutdown().await;
+    Ok(())
 }
