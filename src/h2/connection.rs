@@ -119,7 +119,7 @@ pub struct Connection {
     pub(crate) hpack_dec: hpack::Decoder,
     pub(crate) hpack_enc: hpack::Encoder,
     pub(crate) block_buf: BytesMut,
-    pub(crate) pending_block: Option<PendingBlock>,
+    pub(crate) pending_block: Option<Box<PendingBlock>>,
     /// Emptied field vectors handed back with
     /// [`recycle_fields`](Self::recycle_fields), reused for the next
     /// decoded header blocks (at most `SPARE_FIELD_VECS`, each of at most
@@ -165,7 +165,7 @@ pub struct Connection {
     pub(crate) events: VecDeque<Event>,
     /// DATA bytes in `events`, not yet handed to the application.
     pub(crate) event_data_bytes: usize,
-    pub(crate) error: Option<ConnectionError>,
+    pub(crate) error: Option<Box<ConnectionError>>,
     pub(crate) closed_emitted: bool,
 
     pub(crate) settings_budget: Budget,
@@ -286,7 +286,7 @@ impl Connection {
     /// [`Event::Reset`].
     pub fn recv(&mut self, data: Bytes, now: Instant) -> Result<(), ConnectionError> {
         if let Some(e) = &self.error {
-            return Err(e.clone());
+            return Err((**e).clone());
         }
         if self.closed_emitted {
             return Ok(());
@@ -322,7 +322,7 @@ impl Connection {
         let clean = self.streams.is_empty()
             && (self.goaway_sent.is_some() || self.goaway_received.is_some());
         let error = (!clean).then_some(ConnectionError::TransportClosed);
-        self.error = error.clone();
+        self.error = error.clone().map(Box::new);
         self.emit_closed(error);
     }
 
@@ -413,7 +413,7 @@ impl Connection {
 
     /// The error that ended the connection, if any.
     pub fn error(&self) -> Option<&ConnectionError> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// Bytes this connection holds on behalf of the peer and the application:
@@ -648,7 +648,7 @@ impl Connection {
         self.ready.clear();
         self.queued_data = 0;
         self.pending_block = None;
-        self.error = Some(error.clone());
+        self.error = Some(Box::new(error.clone()));
         self.emit_closed(Some(error));
     }
 

@@ -197,13 +197,13 @@ impl Connection {
         self.check_block_size(fragment.len())?;
         let mut buf = BytesMut::with_capacity(fragment.len() * 2);
         buf.extend_from_slice(fragment);
-        self.pending_block = Some(PendingBlock {
+        self.pending_block = Some(Box::new(PendingBlock {
             stream_id,
             end_stream,
             priority,
             buf,
             frames: 1,
-        });
+        }));
         Ok(())
     }
 
@@ -656,7 +656,7 @@ impl Connection {
             self.streams.clear();
             self.ready.clear();
             self.queued_data = 0;
-            self.error = Some(error.clone());
+            self.error = Some(Box::new(error.clone()));
             self.emit_closed(Some(error));
             return Ok(());
         }

@@ -200,6 +200,7 @@ impl Decoder {
         self.memo.release();
         self.replayed = None;
         self.scratch = Vec::new();
+        self.out = Vec::new();
         self.table.shrink();
     }
 
