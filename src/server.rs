@@ -53,6 +53,27 @@ impl Default for Config {
     }
 }
 
+/// A [`Config`] checked once and shared by the connections made from it
+/// (each holds a pointer to its HTTP/2 part, not a copy; see
+/// [`h2::SharedConfig`]). Cloning it is cheap: a server makes one and hands
+/// a clone to each connection. A plain `Config` converts into it.
+#[derive(Clone, Debug)]
+pub struct SharedConfig {
+    h2: h2::SharedConfig,
+    max_receive_message_size: usize,
+    response_encoding: Encoding,
+}
+
+impl From<Config> for SharedConfig {
+    fn from(config: Config) -> Self {
+        SharedConfig {
+            h2: config.h2.into(),
+            max_receive_message_size: config.max_receive_message_size,
+            response_encoding: config.response_encoding,
+        }
+    }
+}
+
 /// What happened on the connection.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -158,12 +179,15 @@ pub struct Connection {
 
 impl Connection {
     /// A new server connection; our SETTINGS are queued.
-    pub fn new(config: Config, now: Instant) -> Connection {
-        let Config {
+    ///
+    /// `config` is a [`Config`], or a [`SharedConfig`] that many connections
+    /// share.
+    pub fn new(config: impl Into<SharedConfig>, now: Instant) -> Connection {
+        let SharedConfig {
             h2,
             max_receive_message_size,
             response_encoding,
-        } = config;
+        } = config.into();
         Connection {
             h2: h2::Connection::new(h2::Role::Server, h2, now),
             max_receive_message_size,

@@ -511,7 +511,7 @@ pub struct ServerLoop<A> {
 
 impl<A: ServerApp> ServerLoop<A> {
     /// A loop for connection `id`.
-    pub fn new(id: u64, config: server::Config, app: A) -> Self {
+    pub fn new(id: u64, config: server::SharedConfig, app: A) -> Self {
         ServerLoop {
             conn: server::Connection::new(config, Instant::now()),
             app,

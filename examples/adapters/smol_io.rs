@@ -59,13 +59,15 @@ pub fn shutdown_on_signal(server: &Server) {
 pub async fn serve<A, F>(
     listener: TcpListener,
     server: Server,
-    config: server::Config,
+    config: impl Into<server::SharedConfig>,
     make_app: F,
 ) -> io::Result<()>
 where
     A: ServerApp,
     F: Fn(u64) -> A,
 {
+    // Checked once; each connection gets a pointer to it.
+    let config: server::SharedConfig = config.into();
     let (wake, waker) = channel_waker();
     server.register(u64::MAX, waker);
     let mut tasks: Vec<Task<()>> = Vec::new();
@@ -173,7 +175,7 @@ pub async fn run_server_connection<A: ServerApp>(
     socket: TcpStream,
     id: u64,
     server: &Server,
-    config: server::Config,
+    config: server::SharedConfig,
     app: A,
 ) -> io::Result<()> {
     socket.set_nodelay(true)?;

@@ -120,13 +120,15 @@ pub fn shutdown_on_signal(server: &Server) {
 pub fn serve<A, F>(
     listener: TcpListener,
     server: Server,
-    config: server::Config,
+    config: impl Into<server::SharedConfig>,
     make_app: F,
 ) -> io::Result<()>
 where
     A: ServerApp,
     F: Fn(u64) -> A + Send + 'static,
 {
+    // Checked once; each connection gets a pointer to it.
+    let config: server::SharedConfig = config.into();
     let srv = server.clone();
     std::thread::spawn(move || {
         for socket in listener.incoming() {
@@ -170,7 +172,7 @@ pub fn run_server_connection<A: ServerApp>(
     socket: TcpStream,
     id: u64,
     server: &Server,
-    config: server::Config,
+    config: server::SharedConfig,
     mut app: A,
 ) -> io::Result<()> {
     socket.set_nodelay(true)?;

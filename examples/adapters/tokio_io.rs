@@ -136,13 +136,15 @@ pub fn shutdown_on_signal(server: &Server) {
 pub async fn serve<A, F>(
     listener: TcpListener,
     server: Server,
-    config: server::Config,
+    config: impl Into<server::SharedConfig>,
     make_app: F,
 ) -> io::Result<()>
 where
     A: ServerApp,
     F: Fn(u64) -> A,
 {
+    // Checked once; each connection gets a pointer to it.
+    let config: server::SharedConfig = config.into();
     let (wake, waker) = notify_waker();
     server.register(u64::MAX, waker);
     let mut tasks = JoinSet::new();
@@ -293,7 +295,7 @@ pub fn run_server_connection<A: ServerApp>(
     mut socket: TcpStream,
     id: u64,
     server: Server,
-    config: server::Config,
+    config: server::SharedConfig,
     app: A,
 ) -> impl Future<Output = io::Result<()>> + Send + 'static {
     let mut state = ServerLoop::new(id, config, app);

@@ -1,6 +1,7 @@
 //! Connection configuration: the SETTINGS we advertise, flow-control
 //! policy, timers and the limits that bound what a peer can make us hold.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How received DATA gives flow-control credit back to the peer.
@@ -182,5 +183,27 @@ impl Config {
         }
         self.max_continuation_frames = self.max_continuation_frames.max(1);
         self
+    }
+}
+
+/// A [`Config`] checked once (out-of-range values clamped, as
+/// [`Connection::new`](super::Connection::new) does with any config) and
+/// shared: every connection made from it holds a pointer to it, not a
+/// copy, and cloning it is cheap. A server makes one and hands a clone to
+/// each connection; a plain `Config` converts into it.
+#[derive(Clone, Debug)]
+pub struct SharedConfig(Arc<Config>);
+
+impl From<Config> for SharedConfig {
+    fn from(config: Config) -> Self {
+        SharedConfig(Arc::new(config.sanitized()))
+    }
+}
+
+impl core::ops::Deref for SharedConfig {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.0
     }
 }

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::budget::Budget;
 use super::closed::{ClosedStream, ClosedStreams};
-use super::config::{Config, ReleaseMode};
+use super::config::{ReleaseMode, SharedConfig};
 use super::event::{Event, ResetBy};
 use super::fields::CheckMemo;
 use super::flow::{RecvWindow, SendWindow};
@@ -112,7 +112,7 @@ pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 #[derive(Debug)]
 pub struct Connection {
     pub(crate) role: Role,
-    pub(crate) config: Config,
+    pub(crate) config: SharedConfig,
     pub(crate) now: Instant,
 
     pub(crate) decoder: FrameDecoder,
@@ -178,8 +178,11 @@ pub struct Connection {
 impl Connection {
     /// A new connection. The client preface (client role), our SETTINGS and
     /// the connection WINDOW_UPDATE are queued for [`poll_transmit`](Self::poll_transmit).
-    pub fn new(role: Role, config: Config, now: Instant) -> Connection {
-        let config = config.sanitized();
+    ///
+    /// `config` is a [`Config`](super::Config), or a [`SharedConfig`] that many
+    /// connections share (each then holds a pointer to it, not a copy).
+    pub fn new(role: Role, config: impl Into<SharedConfig>, now: Instant) -> Connection {
+        let config = config.into();
         let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
         if role == Role::Server {
             decoder.expect_preface();

@@ -18,6 +18,6 @@ mod recv;
 mod send;
 mod stream;
 
-pub use config::{Config, Rate, ReleaseMode, WindowUpdatePolicy};
+pub use config::{Config, Rate, ReleaseMode, SharedConfig, WindowUpdatePolicy};
 pub use connection::{Connection, Role};
 pub use event::{Event, HeadersKind, ResetBy, SendError, Transmit};
