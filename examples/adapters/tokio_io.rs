@@ -20,7 +20,6 @@ use grpc_sansio::{client, server};
 use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio::time::Sleep;
 
 use super::{ClientApp, ClientLoop, Outbox, ReadBuffer, Server, ServerApp, ServerLoop, Step, lock};
@@ -132,7 +131,9 @@ pub fn shutdown_on_signal(server: &Server) {
 /// Accepts connections on `listener` until `server` shuts down, each in a
 /// task of its own with an app from `make_app(connection id)`. Returns
 /// when, after the shutdown, every connection closed (or the grace period
-/// ran out: the rest are aborted).
+/// ran out: the rest end with the runtime). The tasks are not kept in a
+/// set: the server's registry of wakers already counts them, and a set
+/// would cost every connection another allocation.
 pub async fn serve<A, F>(
     listener: TcpListener,
     server: Server,
@@ -147,7 +148,6 @@ where
     let config: server::SharedConfig = config.into();
     let (wake, waker) = notify_waker();
     server.register(u64::MAX, waker);
-    let mut tasks = JoinSet::new();
     while !server.is_shutting_down() {
         tokio::select! {
             accepted = listener.accept() => {
@@ -160,26 +160,23 @@ where
                 };
                 let id = server.next_id();
                 let app = make_app(id);
-                tasks.spawn(run_server_connection(socket, id, server.clone(), config.clone(), app));
+                tokio::spawn(run_server_connection(socket, id, server.clone(), config.clone(), app));
             }
             // Server::shutdown (or another wake_all): check the flag.
             _ = wake.notified() => {}
-            // Reap finished connections so the set does not grow.
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
     server.unregister(u64::MAX);
     drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+    let give_up = Instant::now() + SHUTDOWN_GRACE;
+    while server.connections() > 0 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if server.connections() > 0 {
         eprintln!(
-            "shutdown: {} connection(s) still open, aborted",
-            tasks.len()
+            "shutdown: {} connection(s) still open after {SHUTDOWN_GRACE:?}",
+            server.connections()
         );
-        tasks.abort_all();
     }
     Ok(())
 }
