@@ -17,7 +17,7 @@ use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
-use crate::hpack::Field;
+use crate::hpack::{BlockName, Field};
 use crate::small_map::SmallMap;
 
 /// Live calls kept without a tree: a connection usually has a few.
@@ -192,8 +192,11 @@ pub struct Connection {
     /// the same method.
     last_path: Bytes,
     /// The header block of a request to `last_path` with no metadata,
-    /// deadline or encoding, once built.
-    plain_request: Option<FieldBuf>,
+    /// deadline or encoding, once built, and its name for the encoder's
+    /// memo (a new number whenever it is rebuilt).
+    plain_request: Option<(u64, FieldBuf)>,
+    /// Plain request blocks built so far (their names).
+    plain_requests_built: u64,
 }
 
 impl Connection {
@@ -208,6 +211,7 @@ impl Connection {
             user_agent,
             last_path: Bytes::new(),
             plain_request: None,
+            plain_requests_built: 0,
             prefixes: call::PrefixArena::default(),
             config,
             now,
@@ -331,15 +335,19 @@ impl Connection {
                 && request.deadline.is_none()
                 && request.encoding == Encoding::Identity;
             let built;
-            let fields: &[Field] = if plain {
-                self.plain_request
-                    .get_or_insert_with(|| request_fields(&self.config, &own, request, self.now))
+            let (name, fields): (_, &[Field]) = if plain {
+                let (name, fields) = self.plain_request.get_or_insert_with(|| {
+                    self.plain_requests_built += 1;
+                    let fields = request_fields(&self.config, &own, request, self.now);
+                    (self.plain_requests_built, fields)
+                });
+                (Some(BlockName::Owned(*name)), fields)
             } else {
                 built = request_fields(&self.config, &own, request, self.now);
-                &built
+                (None, &built)
             };
             let end = call.half_closed && call.pending.is_empty();
-            match self.h2.open_stream(fields, end) {
+            match self.h2.open_named_stream(name, fields, end) {
                 Ok(stream) => {
                     self.queued.pop_front();
                     call.stream = Some(stream);

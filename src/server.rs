@@ -184,7 +184,7 @@ impl Connection {
         if call.encoding == Encoding::Identity && metadata.is_empty() {
             return match self
                 .h2
-                .send_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false)
+                .send_static_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false)
             {
                 Ok(()) => {
                     call.headers_sent = true;
@@ -305,8 +305,8 @@ impl Connection {
             && status.message.is_empty()
             && status.details.is_none()
             && trailers.is_empty();
-        let fields: &[Field] = if plain_ok {
-            &OK_TRAILERS
+        let sent = if plain_ok {
+            self.h2.send_static_headers(call.stream, &OK_TRAILERS, true)
         } else {
             if !call.headers_sent {
                 // Trailers-Only (PROTOCOL-HTTP2.md).
@@ -314,9 +314,9 @@ impl Connection {
                 f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
             }
             call::push_status_fields(&mut f, &status, trailers);
-            &f
+            self.h2.send_headers(call.stream, &f, true)
         };
-        match self.h2.send_headers(call.stream, fields, true) {
+        match sent {
             Ok(()) => Ok(()),
             Err(SendError::InvalidHeaders) => {
                 // Trailers too large for the client: send the status alone.

@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 pub use encoder::Encoder;
 use guard::{Indexing, Kind};
+pub(crate) use memo::BlockName;
 use table::SizeTable;
 
 /// One header field: name and value as received or to be sent.
@@ -228,7 +229,7 @@ impl Decoder {
             && is_indices_only(block, fields.len())
         {
             let pairs = fields.iter().map(|f| (f.name.clone(), f.value.clone()));
-            self.memo.store(changes, block, pairs);
+            self.memo.store(changes, block, pairs, None);
         }
         Ok(())
     }
