@@ -256,8 +256,7 @@ impl Connection {
         end_stream: bool,
         priority: Option<PrioritySpec>,
     ) -> Res {
-        let mut fields = self.spare_fields.pop().unwrap_or_default();
-        let decoded = self.hpack_dec.decode_into(&block, &mut fields);
+        let (fields, decoded) = self.hpack_dec.decode_pooled(&block, &mut self.spare_fields);
         let replayed = self.hpack_dec.replayed();
         let decoded = match decoded {
             Ok(()) => Ok(fields),

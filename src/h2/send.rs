@@ -151,7 +151,7 @@ impl Connection {
         } else {
             // Kept in a recycled field vector, not in the stream record:
             // records move on every map insert and remove.
-            let mut queued = self.spare_fields.pop().unwrap_or_default();
+            let mut queued = self.spare_fields.take(None);
             queued.extend_from_slice(fields);
             stream.trailers = Some(Trailers::Owned(queued));
         }

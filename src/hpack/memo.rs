@@ -195,6 +195,23 @@ impl Memo {
             })
     }
 
+    /// The stamp of the entry valid for this table state whose fields
+    /// `fields` are: the very same names and values (shared, not equal
+    /// copies), none sensitive, as a replay of it hands them out.
+    pub(crate) fn stamp_of(&self, changes: u64, fields: &[Field]) -> Option<u64> {
+        let shared = |a: &Bytes, b: &Bytes| a.as_ptr() == b.as_ptr() && a.len() == b.len();
+        self.entries
+            .iter()
+            .find(|e| {
+                e.valid(changes)
+                    && e.fields.len() == fields.len()
+                    && e.fields.iter().zip(fields).all(|((n, v), f)| {
+                        !f.sensitive && shared(n, &f.name) && shared(v, &f.value)
+                    })
+            })
+            .map(|e| e.stamp)
+    }
+
     /// Remembers an indexed-only block (the caller checked [`fits`]),
     /// reusing the storage of the entry it replaces.
     pub(crate) fn store(
