@@ -512,13 +512,14 @@ impl Connection {
 
     /// Ends a call with its one status event and forgets it.
     fn finish(&mut self, id: CallId, status: Status, trailers: Metadata) {
-        let Some(call) = self.calls.remove(&id) else {
+        let Some((stream, deadline)) = self.calls.remove_with(&id, |c| (c.stream, c.deadline))
+        else {
             return;
         };
-        if let Some(stream) = call.stream {
+        if let Some(stream) = stream {
             self.by_stream.remove(&stream);
         }
-        if let Some(d) = call.deadline {
+        if let Some(d) = deadline {
             self.deadlines.remove(&(d, id));
         }
         self.events.push_back(Event::Status {

@@ -131,6 +131,13 @@ struct Call {
     headers_sent: bool,
 }
 
+/// What `end_call` needs of a call record it drops.
+struct Ended {
+    stream: StreamId,
+    deadline: Option<Instant>,
+    headers_sent: bool,
+}
+
 /// A gRPC server connection, without I/O.
 #[derive(Debug)]
 pub struct Connection {
@@ -295,7 +302,14 @@ impl Connection {
         status: Status,
         trailers: &Metadata,
     ) -> Result<(), CallError> {
-        let call = self.calls.remove(&id).ok_or(CallError::UnknownCall)?;
+        let call = self
+            .calls
+            .remove_with(&id, |c| Ended {
+                stream: c.stream,
+                deadline: c.deadline,
+                headers_sent: c.headers_sent,
+            })
+            .ok_or(CallError::UnknownCall)?;
         if let Some(d) = call.deadline {
             self.deadlines.remove(&(d, id));
         }

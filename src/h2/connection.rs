@@ -504,14 +504,16 @@ impl Connection {
     /// Drops a stream that reached "closed", returning its flow-control
     /// credit to the connection.
     pub(crate) fn remove_stream(&mut self, id: StreamId, reset_by_us: bool) {
-        let Some(stream) = self.streams.remove(&id.0) else {
+        let removed = self.streams.remove_with(&id.0, |stream| {
+            debug_assert!(stream.state == State::Closed || stream.state.next(Input::Reset).is_ok());
+            (stream.recv_window.unreleased(), stream.queued_bytes)
+        });
+        let Some((held, queued_bytes)) = removed else {
             return;
         };
-        debug_assert!(stream.state == State::Closed || stream.state.next(Input::Reset).is_ok());
-        let held = stream.recv_window.unreleased();
         self.recv_conn.release(held);
         self.queue_conn_window_update();
-        self.queued_data -= stream.queued_bytes;
+        self.queued_data -= queued_bytes;
         if self.is_local_id(id) {
             self.local_open -= 1;
         } else {
