@@ -373,7 +373,15 @@ impl Connection {
     /// The next bytes to write, if any: queued control frames, then DATA
     /// from the streams in round-robin order within flow control.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let mut t = Transmit::default();
+        self.pending_ping_acks = 0;
+        self.pending_settings_acks = 0;
+        if (self.closed_emitted || self.ready.is_empty()) && self.out.is_empty() {
+            // Nothing scheduled and nothing written.
+            return None;
+        }
+        // Built where it is returned, not moved there at the end.
+        let mut result = Some(Transmit::default());
+        let t = result.as_mut()?;
         let mut budget = TRANSMIT_BUDGET;
         if !self.closed_emitted {
             let mut rounds = self.ready.len();
@@ -382,7 +390,7 @@ impl Connection {
                     break;
                 };
                 rounds -= 1;
-                let more = self.send_one_frame(StreamId(id), &mut t, &mut budget);
+                let more = self.send_one_frame(StreamId(id), t, &mut budget);
                 if more {
                     self.ready.push_back(id);
                     rounds += 1;
@@ -397,9 +405,10 @@ impl Connection {
         if !self.out.is_empty() {
             t.chunks.push(self.out.split().freeze());
         }
-        self.pending_ping_acks = 0;
-        self.pending_settings_acks = 0;
-        if t.chunks.is_empty() { None } else { Some(t) }
+        if t.chunks.is_empty() {
+            return None;
+        }
+        result
     }
 
     /// Writes one DATA frame (and trailers after it, if due) for a stream.
