@@ -343,6 +343,22 @@ impl Connection {
         self.spare_fields.give(fields, replay);
     }
 
+    /// If `fields` are those of a replayed header block, exactly as the
+    /// replay handed them out: the block's stamp. Blocks with the same
+    /// stamp have the same fields, so what is learnt from one holds for
+    /// the others.
+    pub(crate) fn replay_stamp_of(&self, fields: &[Field]) -> Option<u64> {
+        self.hpack_dec.replay_stamp_of(fields)
+    }
+
+    /// [`recycle_fields`](Self::recycle_fields) with the stamp
+    /// [`replay_stamp_of`](Self::replay_stamp_of) gave for these fields,
+    /// no header block decoded since.
+    pub(crate) fn recycle_replayed(&mut self, fields: Vec<Field>, replay: Option<u64>) {
+        debug_assert_eq!(replay, self.hpack_dec.replay_stamp_of(&fields));
+        self.spare_fields.give(fields, replay);
+    }
+
     /// The next moment [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed_emitted {
