@@ -310,13 +310,17 @@ impl Connection {
     }
 
     /// Gives queued calls a stream while the server allows.
+    #[inline]
     fn open_queued(&mut self) {
         // Streams opened before the server's SETTINGS could exceed its
         // MAX_CONCURRENT_STREAMS and be refused (UNAVAILABLE); like grpc-go,
         // wait for the server's preface first.
-        if !self.peer_settings {
-            return;
+        if self.peer_settings && !self.queued.is_empty() {
+            self.open_queued_calls();
         }
+    }
+
+    fn open_queued_calls(&mut self) {
         while let Some(&id) = self.queued.front() {
             let Some(call) = self.calls.get_mut(&id) else {
                 self.queued.pop_front();
@@ -690,7 +694,7 @@ impl Connection {
     /// (the HTTP/2 layer reports no event for its own resets): each ends
     /// once with CANCELLED instead of lingering.
     fn drop_orphans(&mut self) {
-        if self.closed {
+        if self.closed || self.by_stream.is_empty() {
             return;
         }
         let orphans: Vec<CallId> = self

@@ -528,7 +528,7 @@ impl Connection {
     /// they would stay in `active_calls`, and their deadline would later
     /// report a second ending. Each is reported once as cancelled.
     fn drop_orphans(&mut self) {
-        if self.closed {
+        if self.closed || self.calls.is_empty() {
             return;
         }
         let orphans: Vec<CallId> = self
