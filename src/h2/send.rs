@@ -372,6 +372,7 @@ impl Connection {
 
     /// The next bytes to write, if any: queued control frames, then DATA
     /// from the streams in round-robin order within flow control.
+    #[inline]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.pending_ping_acks = 0;
         self.pending_settings_acks = 0;
@@ -379,6 +380,11 @@ impl Connection {
             // Nothing scheduled and nothing written.
             return None;
         }
+        self.build_transmit()
+    }
+
+    /// `poll_transmit` when there may be something to send.
+    fn build_transmit(&mut self) -> Option<Transmit> {
         // Built where it is returned, not moved there at the end.
         let mut result = Some(Transmit::default());
         let t = result.as_mut()?;
