@@ -300,6 +300,10 @@ impl Connection {
     /// Drops the queued messages, half-close and writable events of a call
     /// (with the flags of its messages).
     fn drop_queued(&mut self, id: CallId) {
+        if self.events.is_empty() {
+            // No events, so no flags of queued messages either.
+            return;
+        }
         // The flags belong to the queued messages in order; drop those of
         // the call's messages in place (keeping the queue's storage).
         let mut messages = self.events.iter().filter_map(|e| match e {

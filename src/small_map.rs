@@ -91,7 +91,9 @@ impl<K: Ord + Copy, V, const N: usize> SmallMap<K, V, N> {
         let tail = self.small.get_mut(i..)?;
         let r = f(&tail.first()?.1);
         // The entry goes last, keeping the others in order, then is dropped.
-        tail.rotate_left(1);
+        if tail.len() > 1 {
+            tail.rotate_left(1);
+        }
         self.small.truncate(self.small.len() - 1);
         Some(r)
     }
