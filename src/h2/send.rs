@@ -302,10 +302,28 @@ impl Connection {
         end_stream: bool,
     ) {
         self.sent_since_ping = true;
+        let max = self.peer.max_frame_size as usize;
+        if let Some(wire) = self.hpack_enc.remembered(name, fields)
+            && wire.len() <= max
+        {
+            // A remembered block that fits one frame: written straight out.
+            let mut fl = flags::END_HEADERS;
+            if end_stream {
+                fl |= flags::END_STREAM;
+            }
+            FrameHeader {
+                length: wire.len() as u32,
+                kind: kind::HEADERS,
+                flags: fl,
+                stream_id: id,
+            }
+            .encode(&mut self.out);
+            self.out.put_slice(wire);
+            return;
+        }
         self.block_buf.clear();
         self.hpack_enc
-            .encode_named_block(name, fields, &mut self.block_buf);
-        let max = self.peer.max_frame_size as usize;
+            .encode_new_block(name, fields, &mut self.block_buf);
         let block = &self.block_buf[..];
         let mut first = true;
         let mut rest = block;

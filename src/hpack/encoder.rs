@@ -129,13 +129,36 @@ impl Encoder {
         fields: &[Field],
         dst: &mut BytesMut,
     ) {
-        let changes = self.table.changes();
-        if self.pending.is_none()
-            && let Some(wire) = self.memo.by_name_or_fields(changes, name, fields)
-        {
+        if let Some(wire) = self.remembered(name, fields) {
             dst.extend_from_slice(wire);
             return;
         }
+        self.encode_new_block(name, fields, dst);
+    }
+
+    /// The encoding of a block remembered for the current table state (see
+    /// [`encode_block`](Self::encode_block)): what encoding it would
+    /// append, with no table change.
+    pub(crate) fn remembered(
+        &mut self,
+        name: Option<BlockName>,
+        fields: &[Field],
+    ) -> Option<&[u8]> {
+        if self.pending.is_some() {
+            return None;
+        }
+        self.memo
+            .by_name_or_fields(self.table.changes(), name, fields)
+    }
+
+    /// Encodes a block that is not [`remembered`](Self::remembered).
+    pub(crate) fn encode_new_block(
+        &mut self,
+        name: Option<BlockName>,
+        fields: &[Field],
+        dst: &mut BytesMut,
+    ) {
+        let changes = self.table.changes();
         let start = dst.len();
         let mut indexed_only = self.pending.is_none();
         self.signal_size_changes(dst);
