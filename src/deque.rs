@@ -28,6 +28,7 @@ impl<T, const N: usize> SmallDeque<T, N> {
     /// Appends an item. When storage is full and at least half of it holds
     /// taken items, those are dropped first; otherwise the storage grows.
     /// Either way each item is moved a bounded number of times on average.
+    #[inline]
     pub(crate) fn push_back(&mut self, item: T) {
         if self.items.len() == self.items.capacity()
             && self.head > 0
@@ -45,6 +46,7 @@ impl<T, const N: usize> SmallDeque<T, N> {
     }
 
     /// Removes and returns the oldest item.
+    #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         let item = self.items.get_mut(self.head)?.take();
         self.head += 1;

@@ -147,6 +147,7 @@ impl Deframer {
     /// Not an [`Iterator`]: `Ok(None)` means "not yet", not "finished", and
     /// an error repeats forever.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Result<Option<Message>, DeframeError> {
         if let Some(e) = self.error {
             return Err(e);
