@@ -328,6 +328,7 @@ impl Metadata {
 
     /// The metadata of the fields `mask` picks (see
     /// [`ascii_mask`](Self::ascii_mask)), taken without checks.
+    #[inline]
     pub(crate) fn from_mask(fields: &[Field], mask: u32) -> Metadata {
         let mut md = Metadata::new();
         let mut rest = mask;

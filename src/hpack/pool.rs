@@ -29,6 +29,7 @@ pub(crate) struct FieldPool {
 impl FieldPool {
     /// A vector for a block: with `replay`, the one holding that
     /// remembered block's fields if there is one; otherwise an empty one.
+    #[inline]
     pub(crate) fn take(&mut self, replay: Option<u64>) -> Vec<Field> {
         if replay.is_some()
             && let Some(i) = self.vecs.iter().position(|v| v.0 == replay)
@@ -49,6 +50,7 @@ impl FieldPool {
     /// Keeps a vector if there is room and it is of modest capacity: as it
     /// is if `replay` says it holds that remembered block's fields,
     /// emptied otherwise.
+    #[inline]
     pub(crate) fn give(&mut self, mut fields: Vec<Field>, replay: Option<u64>) {
         if self.vecs.len() < VECS && fields.capacity() > 0 && fields.capacity() <= CAPACITY {
             if replay.is_none() {
