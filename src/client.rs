@@ -373,10 +373,14 @@ impl Connection {
                     call.stream = Some(stream);
                     call.request = None;
                     call.end_sent = end;
+                    let waiting = !call.pending.is_empty();
                     self.by_stream.insert(stream, id);
                     // As much as the stream's send buffer takes; the rest
-                    // follows on Writable.
-                    self.flush(id);
+                    // follows on Writable. (With no message waiting, a
+                    // half-close went out with the headers: nothing to do.)
+                    if waiting {
+                        self.flush(id);
+                    }
                 }
                 Err(SendError::StreamLimit) => return,
                 Err(SendError::InvalidHeaders) => {
