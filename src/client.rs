@@ -17,7 +17,7 @@ use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
 use crate::h2::{self, HeadersKind, ResetBy, SendError};
-use crate::hpack::Field;
+use crate::hpack::{BlockName, Field};
 use crate::small_map::SmallMap;
 
 /// Live calls kept without a tree: a connection usually has a few.
@@ -142,6 +142,18 @@ pub enum CallError {
     Blocked,
 }
 
+/// What valid replayed response blocks said, each with its replay stamp
+/// (the same stamp, the same fields).
+#[derive(Debug, Default)]
+struct KnownBlocks {
+    /// Response headers (not Trailers-Only): the fields that are metadata
+    /// (see `Metadata::ascii_mask`) and the `grpc-encoding`, if any.
+    response: Option<(u64, u32, Option<Encoding>)>,
+    /// Trailers with a status that has no message or details: its code
+    /// and the fields that are metadata.
+    trailers: Option<(u64, Code, u32)>,
+}
+
 #[derive(Debug)]
 struct Call {
     stream: Option<StreamId>,
@@ -192,8 +204,14 @@ pub struct Connection {
     /// the same method.
     last_path: Bytes,
     /// The header block of a request to `last_path` with no metadata,
-    /// deadline or encoding, once built.
-    plain_request: Option<FieldBuf>,
+    /// deadline or encoding, once built, and its name for the encoder's
+    /// memo (a new number whenever it is rebuilt).
+    plain_request: Option<(u64, FieldBuf)>,
+    /// Plain request blocks built so far (their names).
+    plain_requests_built: u64,
+    /// What the last replayed response headers and trailers said, to
+    /// handle the next replay of either without looking at its fields.
+    known: KnownBlocks,
 }
 
 impl Connection {
@@ -208,6 +226,8 @@ impl Connection {
             user_agent,
             last_path: Bytes::new(),
             plain_request: None,
+            plain_requests_built: 0,
+            known: KnownBlocks::default(),
             prefixes: call::PrefixArena::default(),
             config,
             now,
@@ -290,13 +310,17 @@ impl Connection {
     }
 
     /// Gives queued calls a stream while the server allows.
+    #[inline]
     fn open_queued(&mut self) {
         // Streams opened before the server's SETTINGS could exceed its
         // MAX_CONCURRENT_STREAMS and be refused (UNAVAILABLE); like grpc-go,
         // wait for the server's preface first.
-        if !self.peer_settings {
-            return;
+        if self.peer_settings && !self.queued.is_empty() {
+            self.open_queued_calls();
         }
+    }
+
+    fn open_queued_calls(&mut self) {
         while let Some(&id) = self.queued.front() {
             let Some(call) = self.calls.get_mut(&id) else {
                 self.queued.pop_front();
@@ -331,24 +355,32 @@ impl Connection {
                 && request.deadline.is_none()
                 && request.encoding == Encoding::Identity;
             let built;
-            let fields: &[Field] = if plain {
-                self.plain_request
-                    .get_or_insert_with(|| request_fields(&self.config, &own, request, self.now))
+            let (name, fields): (_, &[Field]) = if plain {
+                let (name, fields) = self.plain_request.get_or_insert_with(|| {
+                    self.plain_requests_built += 1;
+                    let fields = request_fields(&self.config, &own, request, self.now);
+                    (self.plain_requests_built, fields)
+                });
+                (Some(BlockName::Owned(*name)), fields)
             } else {
                 built = request_fields(&self.config, &own, request, self.now);
-                &built
+                (None, &built)
             };
             let end = call.half_closed && call.pending.is_empty();
-            match self.h2.open_stream(fields, end) {
+            match self.h2.open_named_stream(name, fields, end) {
                 Ok(stream) => {
                     self.queued.pop_front();
                     call.stream = Some(stream);
                     call.request = None;
                     call.end_sent = end;
+                    let waiting = !call.pending.is_empty();
                     self.by_stream.insert(stream, id);
                     // As much as the stream's send buffer takes; the rest
-                    // follows on Writable.
-                    self.flush(id);
+                    // follows on Writable. (With no message waiting, a
+                    // half-close went out with the headers: nothing to do.)
+                    if waiting {
+                        self.flush(id);
+                    }
                 }
                 Err(SendError::StreamLimit) => return,
                 Err(SendError::InvalidHeaders) => {
@@ -504,13 +536,14 @@ impl Connection {
 
     /// Ends a call with its one status event and forgets it.
     fn finish(&mut self, id: CallId, status: Status, trailers: Metadata) {
-        let Some(call) = self.calls.remove(&id) else {
+        let Some((stream, deadline)) = self.calls.remove_with(&id, |c| (c.stream, c.deadline))
+        else {
             return;
         };
-        if let Some(stream) = call.stream {
+        if let Some(stream) = stream {
             self.by_stream.remove(&stream);
         }
-        if let Some(d) = call.deadline {
+        if let Some(d) = deadline {
             self.deadlines.remove(&(d, id));
         }
         self.events.push_back(Event::Status {
@@ -627,6 +660,7 @@ impl Connection {
             self.deadlines = BTreeSet::new();
         }
         self.plain_request = None;
+        self.known = KnownBlocks::default();
         self.prefixes = call::PrefixArena::default();
         self.queued.shrink_to_fit();
         self.events.shrink_to_fit();
@@ -666,7 +700,7 @@ impl Connection {
     /// (the HTTP/2 layer reports no event for its own resets): each ends
     /// once with CANCELLED instead of lingering.
     fn drop_orphans(&mut self) {
-        if self.closed {
+        if self.closed || self.by_stream.is_empty() {
             return;
         }
         let orphans: Vec<CallId> = self
@@ -692,17 +726,18 @@ impl Connection {
                 fields,
                 end_stream,
             } => {
+                let replay = self.h2.replay_stamp_of(&fields);
                 if let Some(&id) = self.by_stream.get(&stream_id) {
                     match kind {
                         HeadersKind::Informational { .. } => {}
                         HeadersKind::Response { status } => {
-                            self.on_response(id, status, &fields, end_stream)
+                            self.on_response(id, status, &fields, end_stream, replay)
                         }
-                        HeadersKind::Trailers => self.on_trailers(id, &fields),
+                        HeadersKind::Trailers => self.on_trailers(id, &fields, replay),
                         HeadersKind::Request => {}
                     }
                 }
-                self.h2.recycle_fields(fields);
+                self.h2.recycle_replayed(fields, replay);
             }
             h2::Event::Data {
                 stream_id,
@@ -771,7 +806,29 @@ impl Connection {
         }
     }
 
-    fn on_response(&mut self, id: CallId, http_status: u16, fields: &[Field], end_stream: bool) {
+    fn on_response(
+        &mut self,
+        id: CallId,
+        http_status: u16,
+        fields: &[Field],
+        end_stream: bool,
+        replay: Option<u64>,
+    ) {
+        if let Some((stamp, mask, encoding)) = self.known.response
+            && replay == Some(stamp)
+            && !end_stream
+        {
+            // The same fields as the headers `known.response` was learnt from.
+            if let Some(c) = self.calls.get_mut(&id) {
+                if let Some(e) = encoding {
+                    c.inbound.encoding = e;
+                }
+                c.got_headers = true;
+            }
+            let metadata = Metadata::from_mask(fields, mask);
+            self.events.push_back(Event::Headers { call: id, metadata });
+            return;
+        }
         let content_type_ok =
             call::field(fields, b"content-type").is_some_and(|v| call::is_grpc_content_type(v));
         if http_status != 200 || !content_type_ok {
@@ -798,9 +855,11 @@ impl Connection {
             self.cancel_with(id, Status::internal("malformed response metadata"));
             return;
         };
+        let mut encoding = None;
         if let Some(enc) = call::field(fields, b"grpc-encoding") {
             match Encoding::from_name(enc) {
                 Some(e) if e.is_supported() => {
+                    encoding = Some(e);
                     if let Some(c) = self.calls.get_mut(&id) {
                         c.inbound.encoding = e;
                     }
@@ -816,6 +875,11 @@ impl Connection {
         }
         if let Some(c) = self.calls.get_mut(&id) {
             c.got_headers = true;
+        }
+        if let Some(stamp) = replay
+            && let Some(mask) = Metadata::ascii_mask(fields)
+        {
+            self.known.response = Some((stamp, mask, encoding));
         }
         self.events.push_back(Event::Headers { call: id, metadata });
     }
@@ -847,7 +911,7 @@ impl Connection {
         }
     }
 
-    fn on_trailers(&mut self, id: CallId, fields: &[Field]) {
+    fn on_trailers(&mut self, id: CallId, fields: &[Field], replay: Option<u64>) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
@@ -855,8 +919,27 @@ impl Connection {
             self.end_by_server(id, status, Metadata::new());
             return;
         }
+        if let Some((stamp, code, mask)) = self.known.trailers
+            && replay == Some(stamp)
+        {
+            // The same fields as the trailers `known.trailers` was learnt from.
+            let status = Status {
+                code,
+                message: String::new(),
+                details: None,
+            };
+            self.end_by_server(id, status, Metadata::from_mask(fields, mask));
+            return;
+        }
         let status = call::status_from_fields(fields);
         let trailers = Metadata::from_fields(fields).unwrap_or_default();
+        if let Some(stamp) = replay
+            && status.message.is_empty()
+            && status.details.is_none()
+            && let Some(mask) = Metadata::ascii_mask(fields)
+        {
+            self.known.trailers = Some((stamp, status.code, mask));
+        }
         self.end_by_server(id, status, trailers);
     }
 
@@ -918,4 +1001,74 @@ fn request_fields(
     }
     f.extend(request.metadata.to_fields());
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server;
+    use crate::testing::Pair;
+
+    /// Responses and trailers from replayed blocks, handled from what the
+    /// first of them said, look exactly like those handled by reading the
+    /// blocks.
+    #[test]
+    fn calls_ended_by_known_blocks() {
+        let now = Instant::now();
+        let mut p = Pair::new(Config::default(), server::Config::default(), now);
+        p.drive();
+        let mut seen = Vec::new();
+        for i in 0..6 {
+            let c = p.client.start_call(Request::new("/a.B/C"), p.now).unwrap();
+            p.client.half_close(c).unwrap();
+            p.drive();
+            while let Some(ev) = p.server_events.pop_front() {
+                if let server::Event::Call { call, .. } = ev {
+                    let mut headers = Metadata::new();
+                    headers.append("x-h", "1").unwrap();
+                    p.server.send_headers(call, &headers).unwrap();
+                    p.server
+                        .send_message(call, Bytes::from_static(b"hi"))
+                        .unwrap();
+                    let mut trailers = Metadata::new();
+                    trailers
+                        .append("x-t", if i < 4 { "2" } else { "3" })
+                        .unwrap();
+                    let status = if i == 5 {
+                        Status::new(Code::NotFound, "")
+                    } else {
+                        Status::ok()
+                    };
+                    p.server.finish(call, status, &trailers).unwrap();
+                }
+            }
+            p.drive();
+            let events: Vec<Event> = p.client_events.drain(..).collect();
+            let mut call = Vec::new();
+            for ev in events {
+                match ev {
+                    Event::Headers { call: id, metadata } if id == c => {
+                        call.push(format!("{metadata:?}"))
+                    }
+                    Event::Message { call: id, data } if id == c => call.push(format!("{data:?}")),
+                    Event::Status {
+                        call: id,
+                        status,
+                        trailers,
+                    } if id == c => call.push(format!("{status:?} {trailers:?}")),
+                    _ => {}
+                }
+            }
+            seen.push(call);
+        }
+        assert!(p.client.known.response.is_some() && p.client.known.trailers.is_some());
+        for s in &seen[1..4] {
+            assert_eq!(s, &seen[0]);
+        }
+        assert_eq!(seen[0].len(), 3);
+        assert!(seen[0][0].contains("x-h"));
+        assert!(seen[3][2].contains("Ok") && seen[3][2].contains("\"2\""));
+        assert!(seen[4][2].contains("Ok") && seen[4][2].contains("\"3\""));
+        assert!(seen[5][2].contains("NotFound") && seen[5][2].contains("\"3\""));
+    }
 }

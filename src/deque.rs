@@ -5,20 +5,30 @@
 use smallvec::SmallVec;
 
 /// A FIFO queue holding up to `N` items inline before it spills to the
-/// heap. Taken items leave a default value behind until the queue empties
-/// or is compacted, so `T: Default` (for `Bytes`, an empty one, which owns
-/// nothing).
-#[derive(Debug, Default)]
+/// heap. Taken items leave an empty slot behind until the queue empties or
+/// is compacted (`Option<T>` is no larger than `T` for `Bytes`, and an
+/// empty slot costs nothing to drop).
+#[derive(Debug)]
 pub(crate) struct SmallDeque<T, const N: usize> {
-    items: SmallVec<[T; N]>,
+    items: SmallVec<[Option<T>; N]>,
     /// Items before this index were taken.
     head: usize,
 }
 
-impl<T: Default, const N: usize> SmallDeque<T, N> {
+impl<T, const N: usize> Default for SmallDeque<T, N> {
+    fn default() -> Self {
+        SmallDeque {
+            items: SmallVec::new(),
+            head: 0,
+        }
+    }
+}
+
+impl<T, const N: usize> SmallDeque<T, N> {
     /// Appends an item. When storage is full and at least half of it holds
     /// taken items, those are dropped first; otherwise the storage grows.
     /// Either way each item is moved a bounded number of times on average.
+    #[inline]
     pub(crate) fn push_back(&mut self, item: T) {
         if self.items.len() == self.items.capacity()
             && self.head > 0
@@ -27,22 +37,23 @@ impl<T: Default, const N: usize> SmallDeque<T, N> {
             self.items.drain(..self.head);
             self.head = 0;
         }
-        self.items.push(item);
+        self.items.push(Some(item));
     }
 
     /// The oldest item.
     pub(crate) fn front_mut(&mut self) -> Option<&mut T> {
-        self.items.get_mut(self.head)
+        self.items.get_mut(self.head)?.as_mut()
     }
 
     /// Removes and returns the oldest item.
+    #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
-        let item = core::mem::take(self.items.get_mut(self.head)?);
+        let item = self.items.get_mut(self.head)?.take();
         self.head += 1;
         if self.head == self.items.len() {
             self.clear();
         }
-        Some(item)
+        item
     }
 
     /// Removes every item (heap storage, if any, is kept).

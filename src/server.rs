@@ -152,6 +152,13 @@ struct Call {
     headers_sent: bool,
 }
 
+/// What `end_call` needs of a call record it drops.
+struct Ended {
+    stream: StreamId,
+    deadline: Option<Instant>,
+    headers_sent: bool,
+}
+
 /// A gRPC server connection, without I/O.
 #[derive(Debug)]
 pub struct Connection {
@@ -175,6 +182,26 @@ pub struct Connection {
     prefixes: call::PrefixArena,
     /// Paths of recent requests, handed out again without allocating.
     recent_paths: RecentPaths,
+    /// What the last valid replayed request block without a deadline
+    /// said, to open the next call from the same block without looking
+    /// at its fields again.
+    known_request: Option<KnownRequest>,
+}
+
+/// What a valid request block says (see `Connection::known_request`).
+#[derive(Debug)]
+struct KnownRequest {
+    /// The block's replay stamp: the same stamp, the same fields.
+    stamp: u64,
+    path: MethodPath,
+    /// The index of the `:authority` field.
+    authority_at: Option<usize>,
+    /// The fields that are metadata (see `Metadata::ascii_mask`).
+    metadata: u32,
+    /// The `grpc-encoding` of request messages.
+    inbound_encoding: Encoding,
+    /// The encoding of response messages.
+    encoding: Encoding,
 }
 
 impl Connection {
@@ -201,6 +228,7 @@ impl Connection {
             closed: false,
             prefixes: call::PrefixArena::default(),
             recent_paths: RecentPaths::default(),
+            known_request: None,
         }
     }
 
@@ -218,7 +246,7 @@ impl Connection {
         if call.encoding == Encoding::Identity && metadata.is_empty() {
             return match self
                 .h2
-                .send_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false)
+                .send_static_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false)
             {
                 Ok(()) => {
                     call.headers_sent = true;
@@ -306,6 +334,10 @@ impl Connection {
     /// Drops the queued messages, half-close and writable events of a call
     /// (with the flags of its messages).
     fn drop_queued(&mut self, id: CallId) {
+        if self.events.is_empty() {
+            // No events, so no flags of queued messages either.
+            return;
+        }
         // The flags belong to the queued messages in order; drop those of
         // the call's messages in place (keeping the queue's storage).
         let mut messages = self.events.iter().filter_map(|e| match e {
@@ -329,7 +361,14 @@ impl Connection {
         status: Status,
         trailers: &Metadata,
     ) -> Result<(), CallError> {
-        let call = self.calls.remove(&id).ok_or(CallError::UnknownCall)?;
+        let call = self
+            .calls
+            .remove_with(&id, |c| Ended {
+                stream: c.stream,
+                deadline: c.deadline,
+                headers_sent: c.headers_sent,
+            })
+            .ok_or(CallError::UnknownCall)?;
         if let Some(d) = call.deadline {
             self.deadlines.remove(&(d, id));
         }
@@ -339,8 +378,8 @@ impl Connection {
             && status.message.is_empty()
             && status.details.is_none()
             && trailers.is_empty();
-        let fields: &[Field] = if plain_ok {
-            &OK_TRAILERS
+        let sent = if plain_ok {
+            self.h2.send_static_headers(call.stream, &OK_TRAILERS, true)
         } else {
             if !call.headers_sent {
                 // Trailers-Only (PROTOCOL-HTTP2.md).
@@ -348,9 +387,9 @@ impl Connection {
                 f.push(Field::new(&b"content-type"[..], call::CONTENT_TYPE));
             }
             call::push_status_fields(&mut f, &status, trailers);
-            &f
+            self.h2.send_headers(call.stream, &f, true)
         };
-        match self.h2.send_headers(call.stream, fields, true) {
+        match sent {
             Ok(()) => Ok(()),
             Err(SendError::InvalidHeaders) => {
                 // Trailers too large for the client: send the status alone.
@@ -493,6 +532,7 @@ impl Connection {
             self.deadlines = BTreeSet::new();
         }
         self.recent_paths = RecentPaths::default();
+        self.known_request = None;
         self.prefixes = call::PrefixArena::default();
         self.events.shrink_to_fit();
         self.message_flags.shrink_to_fit();
@@ -514,6 +554,7 @@ impl Connection {
             + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
             + self.events.capacity() * core::mem::size_of::<Event>()
             + self.recent_paths.held_bytes()
+            + self.known_request.as_ref().map_or(0, |k| k.path.len())
     }
 
     /// The HTTP/2 connection underneath.
@@ -526,7 +567,7 @@ impl Connection {
     /// they would stay in `active_calls`, and their deadline would later
     /// report a second ending. Each is reported once as cancelled.
     fn drop_orphans(&mut self) {
-        if self.closed {
+        if self.closed || self.calls.is_empty() {
             return;
         }
         let orphans: Vec<CallId> = self
@@ -565,13 +606,14 @@ impl Connection {
                 fields,
                 end_stream,
             } => {
+                let replay = self.h2.replay_stamp_of(&fields);
                 if kind == HeadersKind::Request {
-                    self.on_request(stream_id, &fields, end_stream);
+                    self.on_request(stream_id, &fields, end_stream, replay);
                 } else if end_stream {
                     // Trailers from a client: gRPC defines none; they end the request.
                     self.on_data(stream_id, Bytes::new(), true);
                 }
-                self.h2.recycle_fields(fields);
+                self.h2.recycle_replayed(fields, replay);
             }
             h2::Event::Data {
                 stream_id,
@@ -632,7 +674,44 @@ impl Connection {
     }
 
     /// Validates a request (PROTOCOL-HTTP2.md, Requests) and opens the call.
-    fn on_request(&mut self, stream: StreamId, fields: &[Field], end_stream: bool) {
+    fn on_request(
+        &mut self,
+        stream: StreamId,
+        fields: &[Field],
+        end_stream: bool,
+        replay: Option<u64>,
+    ) {
+        if let Some(k) = &self.known_request
+            && replay == Some(k.stamp)
+        {
+            // The same fields as the request `k` was learnt from.
+            let id = Self::call_id(stream);
+            let mut inbound = Inbound::new(self.max_receive_message_size);
+            inbound.encoding = k.inbound_encoding;
+            let path = k.path.clone();
+            let authority = k.authority_at.and_then(|i| fields.get(i));
+            let authority = authority.map(|f| f.value.clone());
+            let metadata = Metadata::from_mask(fields, k.metadata);
+            let call = Call {
+                stream,
+                deadline: None,
+                inbound,
+                encoding: k.encoding,
+                headers_sent: false,
+            };
+            self.calls.insert(id, call);
+            self.events.push_back(Event::Call {
+                call: id,
+                path,
+                authority,
+                metadata,
+                deadline: None,
+            });
+            if end_stream {
+                self.events.push_back(Event::HalfClose { call: id });
+            }
+            return;
+        }
         let http_error = |this: &mut Self, status: &'static [u8]| {
             let f = [Field::new(&b":status"[..], status)];
             let _ = this.h2.send_headers(stream, &f, true);
@@ -694,6 +773,7 @@ impl Connection {
             Ok((path, metadata))
         })();
         let deadline = call.deadline;
+        let encodings = (call.inbound.encoding, call.encoding);
         self.calls.insert(id, call);
         let (path, metadata) = match refusal {
             Ok(v) => v,
@@ -709,6 +789,21 @@ impl Connection {
         };
         if let Some(d) = deadline {
             self.deadlines.insert((d, id));
+        }
+        // A replayed block with no deadline (which depends on the time):
+        // remembered, so the next replay of it is not looked at again.
+        if let Some(stamp) = replay
+            && known.timeout.is_none()
+            && let Some(mask) = Metadata::ascii_mask(fields)
+        {
+            self.known_request = Some(KnownRequest {
+                stamp,
+                path: path.clone(),
+                authority_at: fields.iter().position(|f| f.name[..] == *b":authority"),
+                metadata: mask,
+                inbound_encoding: encodings.0,
+                encoding: encodings.1,
+            });
         }
         self.events.push_back(Event::Call {
             call: id,
@@ -844,6 +939,55 @@ impl<'a> RequestFields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client;
+
+    /// Calls from a replayed request block, opened from what the first
+    /// one said, look exactly like calls opened by reading the block.
+    #[test]
+    fn calls_from_a_known_request_block() {
+        use crate::testing::Pair;
+        let now = Instant::now();
+        let mut p = Pair::new(client::Config::default(), Config::default(), now);
+        p.drive();
+        let mut calls = Vec::new();
+        for i in 0..6 {
+            let mut req = client::Request::new(if i < 4 { "/a.B/C" } else { "/a.B/D" });
+            req.metadata.append("x-a", "1").unwrap();
+            if i == 5 {
+                req.metadata.append("x-b", "2").unwrap();
+            }
+            let c = p.client.start_call(req, p.now).unwrap();
+            p.client.half_close(c).unwrap();
+            p.drive();
+            let mut call = None;
+            while let Some(ev) = p.server_events.pop_front() {
+                if let Event::Call {
+                    call: id,
+                    path,
+                    authority,
+                    metadata,
+                    deadline,
+                } = ev
+                {
+                    call = Some((path, authority, metadata, deadline));
+                    p.server.finish(id, Status::ok(), &Metadata::new()).unwrap();
+                }
+            }
+            calls.push(call.unwrap());
+            p.drive();
+        }
+        assert!(p.server.known_request.is_some());
+        for c in &calls[1..4] {
+            assert_eq!(c, &calls[0]);
+        }
+        assert_eq!(calls[0].0, "/a.B/C");
+        assert_eq!(calls[4].0, "/a.B/D");
+        assert_eq!(calls[0].1.as_deref(), Some(&b"localhost"[..]));
+        assert_eq!(calls[3].2.get("x-a"), Some("1"));
+        assert!(calls[3].2.get("user-agent").is_some());
+        assert_eq!(calls[5].2.get("x-b"), Some("2"));
+        assert_eq!(calls[4].2.get("x-b"), None);
+    }
 
     #[test]
     fn prebuilt_blocks_are_what_the_builders_build() {

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::error::ErrorCode;
 
+#[inline]
 pub(crate) fn parse(header: FrameHeader, payload: Bytes) -> Result<Data, FrameError> {
     if header.stream_id.is_zero() {
         return Err(FrameError::connection(

@@ -119,6 +119,7 @@ impl FrameDecoder {
         self.queued + self.partial.len()
     }
 
+    #[inline]
     fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         if !self.match_preface()? {
             return Ok(None);
@@ -193,6 +194,7 @@ impl FrameDecoder {
 
     /// The next `len` bytes: a slice of the front chunk when it holds them
     /// all, otherwise copied into `partial` as they arrive.
+    #[inline]
     fn take_payload(&mut self, len: usize) -> Option<Bytes> {
         if len == 0 {
             return Some(Bytes::new());

@@ -359,6 +359,7 @@ impl FrameError {
 
 /// Parses one frame whose header and complete payload have been read.
 /// `payload.len()` must equal `header.length`.
+#[inline]
 pub fn parse(header: FrameHeader, payload: Bytes) -> Result<Frame, FrameError> {
     debug_assert_eq!(payload.len(), header.length as usize);
     match header.kind {
@@ -388,6 +389,7 @@ pub fn parse(header: FrameHeader, payload: Bytes) -> Result<Frame, FrameError> {
 /// - padding longer than what follows the Pad Length field and the
 ///   mandatory bytes: PROTOCOL_ERROR (§6.1, §6.2, §6.6). Padding exactly as
 ///   long as that leaves an empty data / fragment, which is allowed.
+#[inline]
 pub(crate) fn strip_padding(
     header: &FrameHeader,
     mut payload: Bytes,

@@ -67,6 +67,7 @@ impl Inbound {
 
     /// The next complete message, decompressed. An error ends the call with
     /// the status it carries.
+    #[inline]
     pub(crate) fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
         let Some(m) = self.deframer.next().map_err(|e| e.to_status())? else {
             return Ok(None);

@@ -147,6 +147,7 @@ impl Deframer {
     /// Not an [`Iterator`]: `Ok(None)` means "not yet", not "finished", and
     /// an error repeats forever.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Result<Option<Message>, DeframeError> {
         if let Some(e) = self.error {
             return Err(e);
@@ -157,8 +158,7 @@ impl Deframer {
                 if self.buffered < HEADER_LEN {
                     return Ok(None);
                 }
-                let mut h = [0u8; HEADER_LEN];
-                self.copy_to(&mut h);
+                let h = self.take_header();
                 let compressed = match h[0] {
                     0 => false,
                     1 => true,
@@ -217,6 +217,24 @@ impl Deframer {
         self.buffered = 0;
         self.pending = None;
         e
+    }
+
+    /// Consumes a message prefix; the caller checked it is buffered.
+    fn take_header(&mut self) -> [u8; HEADER_LEN] {
+        if let Some(front) = self.chunks.front_mut()
+            && let Some(&h) = front.first_chunk::<HEADER_LEN>()
+        {
+            // Within one chunk (the usual case): read in place.
+            front.advance(HEADER_LEN);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            self.buffered -= HEADER_LEN;
+            return h;
+        }
+        let mut h = [0u8; HEADER_LEN];
+        self.copy_to(&mut h);
+        h
     }
 
     /// Copies and consumes `dst.len()` bytes; the caller checked they are

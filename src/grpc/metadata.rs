@@ -302,6 +302,49 @@ impl Metadata {
         })
     }
 
+    /// Which of `fields` (at most 32) [`from_fields`](Self::from_fields)
+    /// takes as they are, as a bit mask by index; `None` if it would take
+    /// a field otherwise (a `-bin` value, decoded) or there are too many.
+    /// With the mask, [`from_mask`](Self::from_mask) builds the same
+    /// metadata from the same fields without checking them again.
+    pub(crate) fn ascii_mask(fields: &[Field]) -> Option<u32> {
+        if fields.len() > 32 {
+            return None;
+        }
+        let mut mask = 0;
+        for (i, f) in fields.iter().enumerate() {
+            if is_reserved(&f.name) || !valid_key(&f.name) {
+                continue;
+            }
+            if f.name.ends_with(b"-bin") {
+                return None;
+            }
+            if valid_ascii_value(&f.value) {
+                mask |= 1 << i;
+            }
+        }
+        Some(mask)
+    }
+
+    /// The metadata of the fields `mask` picks (see
+    /// [`ascii_mask`](Self::ascii_mask)), taken without checks.
+    #[inline]
+    pub(crate) fn from_mask(fields: &[Field], mask: u32) -> Metadata {
+        let mut md = Metadata::new();
+        let mut rest = mask;
+        while rest != 0 {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            if let Some(f) = fields.get(i) {
+                md.entries.push(Entry {
+                    key: f.name.clone(),
+                    value: f.value.clone(),
+                });
+            }
+        }
+        md
+    }
+
     /// The custom metadata among received header fields: reserved names
     /// are skipped, entries outside the gRPC grammar are dropped, and `-bin`
     /// values are split on `,` and base64-decoded (see the module docs).
@@ -489,6 +532,26 @@ mod tests {
             f.iter().map(Field::hpack_size).sum::<usize>()
         );
         assert_eq!(Metadata::new().wire_size(), 0);
+    }
+
+    #[test]
+    fn from_mask_is_from_fields() {
+        let f = fields(&[
+            (":path", b"/a/b"),
+            ("content-type", b"application/grpc"),
+            ("user-agent", b"x/1"),
+            ("x-bad", b" lead"),
+            ("X-Upper", b"v"),
+            ("x-b", b"2"),
+        ]);
+        let mask = Metadata::ascii_mask(&f).unwrap();
+        assert_eq!(mask, 0b100100);
+        assert_eq!(
+            Metadata::from_mask(&f, mask),
+            Metadata::from_fields(&f).unwrap()
+        );
+        let bin = fields(&[("x-a", b"1"), ("x-c-bin", b"AAA")]);
+        assert_eq!(Metadata::ascii_mask(&bin), None);
     }
 
     #[test]

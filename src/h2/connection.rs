@@ -88,18 +88,10 @@ pub(crate) enum Shutdown {
     Draining,
 }
 
-/// The PING payload of the graceful-shutdown round trip.
-/// Most field vectors kept for reuse: enough for the blocks decoded from
-/// one read before the application consumes them (a response's headers and
-/// trailers, a few requests).
-const SPARE_FIELD_VECS: usize = 4;
-/// Largest field vector kept for reuse (in fields; a gRPC header block
-/// has about ten).
-const SPARE_FIELD_CAPACITY: usize = 32;
-
 /// Live streams kept without a tree: a gRPC connection usually has a few.
 const LIVE_STREAMS_INLINE: usize = 4;
 
+/// The PING payload of the graceful-shutdown round trip.
 pub(crate) const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
 /// An HTTP/2 connection, client or server (RFC 9113), without I/O.
@@ -122,9 +114,9 @@ pub struct Connection {
     pub(crate) pending_block: Option<Box<PendingBlock>>,
     /// Emptied field vectors handed back with
     /// [`recycle_fields`](Self::recycle_fields), reused for the next
-    /// decoded header blocks (at most `SPARE_FIELD_VECS`, each of at most
-    /// `SPARE_FIELD_CAPACITY` fields).
-    pub(crate) spare_fields: Vec<Vec<Field>>,
+    /// decoded header blocks (a few, of modest capacity; some still hold
+    /// the fields of a replayed block, see `hpack::FieldPool`).
+    pub(crate) spare_fields: hpack::FieldPool,
     /// Check results of replayed header blocks.
     pub(crate) check_memo: CheckMemo,
 
@@ -200,7 +192,7 @@ impl Connection {
             hpack_enc: hpack::Encoder::new(),
             block_buf: BytesMut::new(),
             pending_block: None,
-            spare_fields: Vec::new(),
+            spare_fields: hpack::FieldPool::default(),
             check_memo: CheckMemo::default(),
             peer: PeerSettings::default(),
             got_peer_settings: false,
@@ -349,14 +341,25 @@ impl Connection {
     /// later header block is decoded into its storage instead of a new
     /// allocation. Optional; a few vectors of modest capacity are kept
     /// (and counted in [`held_bytes`](Self::held_bytes)), others dropped.
-    pub fn recycle_fields(&mut self, mut fields: Vec<Field>) {
-        if self.spare_fields.len() < SPARE_FIELD_VECS
-            && fields.capacity() > 0
-            && fields.capacity() <= SPARE_FIELD_CAPACITY
-        {
-            fields.clear();
-            self.spare_fields.push(fields);
-        }
+    pub fn recycle_fields(&mut self, fields: Vec<Field>) {
+        let replay = self.hpack_dec.replay_stamp_of(&fields);
+        self.spare_fields.give(fields, replay);
+    }
+
+    /// If `fields` are those of a replayed header block, exactly as the
+    /// replay handed them out: the block's stamp. Blocks with the same
+    /// stamp have the same fields, so what is learnt from one holds for
+    /// the others.
+    pub(crate) fn replay_stamp_of(&self, fields: &[Field]) -> Option<u64> {
+        self.hpack_dec.replay_stamp_of(fields)
+    }
+
+    /// [`recycle_fields`](Self::recycle_fields) with the stamp
+    /// [`replay_stamp_of`](Self::replay_stamp_of) gave for these fields,
+    /// no header block decoded since.
+    pub(crate) fn recycle_replayed(&mut self, fields: Vec<Field>, replay: Option<u64>) {
+        debug_assert_eq!(replay, self.hpack_dec.replay_stamp_of(&fields));
+        self.spare_fields.give(fields, replay);
     }
 
     /// The next moment [`handle_timeout`](Self::handle_timeout) must be called.
@@ -434,12 +437,7 @@ impl Connection {
             * (core::mem::size_of::<u32>() + core::mem::size_of::<Stream>() + MAP_ENTRY_OVERHEAD)
             + self.streams.spare_bytes();
         let closed = self.closed.held_bytes();
-        let spare_fields = self.spare_fields.capacity() * core::mem::size_of::<Vec<Field>>()
-            + self
-                .spare_fields
-                .iter()
-                .map(|v| v.capacity() * core::mem::size_of::<Field>())
-                .sum::<usize>();
+        let spare_fields = self.spare_fields.held_bytes();
         let queues = self.ready.capacity() * core::mem::size_of::<u32>()
             + self.events.capacity() * core::mem::size_of::<Event>();
         self.decoder.buffered_len()
@@ -466,7 +464,7 @@ impl Connection {
         if self.streams.is_empty() {
             self.streams = SmallMap::default();
         }
-        self.spare_fields = Vec::new();
+        self.spare_fields = hpack::FieldPool::default();
         self.closed.shrink();
         if self.out.is_empty() {
             self.out = BytesMut::new();
@@ -529,14 +527,16 @@ impl Connection {
     /// Drops a stream that reached "closed", returning its flow-control
     /// credit to the connection.
     pub(crate) fn remove_stream(&mut self, id: StreamId, reset_by_us: bool) {
-        let Some(stream) = self.streams.remove(&id.0) else {
+        let removed = self.streams.remove_with(&id.0, |stream| {
+            debug_assert!(stream.state == State::Closed || stream.state.next(Input::Reset).is_ok());
+            (stream.recv_window.unreleased(), stream.queued_bytes)
+        });
+        let Some((held, queued_bytes)) = removed else {
             return;
         };
-        debug_assert!(stream.state == State::Closed || stream.state.next(Input::Reset).is_ok());
-        let held = stream.recv_window.unreleased();
         self.recv_conn.release(held);
         self.queue_conn_window_update();
-        self.queued_data -= stream.queued_bytes;
+        self.queued_data -= queued_bytes;
         if self.is_local_id(id) {
             self.local_open -= 1;
         } else {

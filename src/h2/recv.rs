@@ -259,8 +259,7 @@ impl Connection {
         end_stream: bool,
         priority: Option<PrioritySpec>,
     ) -> Res {
-        let mut fields = self.spare_fields.pop().unwrap_or_default();
-        let decoded = self.hpack_dec.decode_into(&block, &mut fields);
+        let (fields, decoded) = self.hpack_dec.decode_pooled(&block, &mut self.spare_fields);
         let replayed = self.hpack_dec.replayed();
         let decoded = match decoded {
             Ok(()) => Ok(fields),
@@ -358,7 +357,7 @@ impl Connection {
     /// the stream (RFC 9113 §10.5.1, RFC 6585 §5). The application never sees it.
     fn refuse_large_request(&mut self, id: StreamId, request_ended: bool) -> Res {
         let fields = [Field::new(&b":status"[..], &b"431"[..])];
-        self.write_header_block(id, &fields, true);
+        self.write_header_block(id, &fields, None, true);
         if !request_ended {
             // §8.1: ask the client to stop sending the request body.
             RstStream {

@@ -7,12 +7,12 @@ use bytes::{BufMut, Bytes};
 
 use super::connection::{Connection, Role, SHUTDOWN_PING, Shutdown};
 use super::event::{Event, SendError, Transmit};
-use super::stream::{Input, State, Stream};
+use super::stream::{Input, State, Stream, Trailers};
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::{
     Data, FRAME_HEADER_LEN, FrameHeader, GoAway, Ping, RstStream, StreamId, flags, kind,
 };
-use crate::hpack::Field;
+use crate::hpack::{BlockName, Field};
 
 /// Largest number of bytes one `poll_transmit` hands out.
 const TRANSMIT_BUDGET: usize = 256 << 10;
@@ -46,6 +46,17 @@ impl Connection {
         fields: &[Field],
         end_stream: bool,
     ) -> Result<StreamId, SendError> {
+        self.open_named_stream(None, fields, end_stream)
+    }
+
+    /// Like [`open_stream`](Self::open_stream), with the header block
+    /// named for the encoder's memo (see [`BlockName`]).
+    pub(crate) fn open_named_stream(
+        &mut self,
+        name: Option<BlockName>,
+        fields: &[Field],
+        end_stream: bool,
+    ) -> Result<StreamId, SendError> {
         self.check_open()?;
         if self.role != Role::Client {
             return Err(SendError::WrongRole);
@@ -72,7 +83,7 @@ impl Connection {
         stream.headers_sent = true;
         self.streams.insert(id.0, stream);
         self.local_open += 1;
-        self.write_header_block(id, fields, end_stream);
+        self.write_header_block(id, fields, name, end_stream);
         Ok(id)
     }
 
@@ -85,6 +96,30 @@ impl Connection {
         fields: &[Field],
         end_stream: bool,
     ) -> Result<(), SendError> {
+        self.send_block(id, fields, None, end_stream)
+    }
+
+    /// Like [`send_headers`](Self::send_headers) for a block kept in a
+    /// `static`: named by it for the encoder's memo (see [`BlockName`]),
+    /// and queued as trailers without a copy.
+    pub(crate) fn send_static_headers(
+        &mut self,
+        id: StreamId,
+        fields: &'static [Field],
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        self.send_block(id, fields, Some(fields), end_stream)
+    }
+
+    /// `send_headers`, with `fixed` the same fields when they are static.
+    fn send_block(
+        &mut self,
+        id: StreamId,
+        fields: &[Field],
+        fixed: Option<&'static [Field]>,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        let name = fixed.map(BlockName::of_static);
         self.check_open()?;
         self.check_header_list(fields)?;
         let stream = self
@@ -96,7 +131,7 @@ impl Connection {
         }
         if !stream.headers_sent {
             stream.headers_sent = true;
-            self.write_header_block(id, fields, end_stream);
+            self.write_header_block(id, fields, name, end_stream);
             if end_stream {
                 self.after_local_end(id);
             } else {
@@ -109,14 +144,16 @@ impl Connection {
         }
         stream.end_queued = true;
         if stream.queued_bytes == 0 {
-            self.write_header_block(id, fields, true);
+            self.write_header_block(id, fields, name, true);
             self.after_local_end(id);
+        } else if let Some(fixed) = fixed {
+            stream.trailers = Some(Trailers::Static(fixed));
         } else {
             // Kept in a recycled field vector, not in the stream record:
             // records move on every map insert and remove.
-            let mut queued = self.spare_fields.pop().unwrap_or_default();
+            let mut queued = self.spare_fields.take(None);
             queued.extend_from_slice(fields);
-            stream.trailers = Some(queued);
+            stream.trailers = Some(Trailers::Owned(queued));
         }
         Ok(())
     }
@@ -257,11 +294,36 @@ impl Connection {
 
     /// Encodes a header block and queues it as HEADERS + CONTINUATIONs of at
     /// most the peer's SETTINGS_MAX_FRAME_SIZE (§4.2, §6.10).
-    pub(crate) fn write_header_block(&mut self, id: StreamId, fields: &[Field], end_stream: bool) {
+    pub(crate) fn write_header_block(
+        &mut self,
+        id: StreamId,
+        fields: &[Field],
+        name: Option<BlockName>,
+        end_stream: bool,
+    ) {
         self.sent_since_ping = true;
-        self.block_buf.clear();
-        self.hpack_enc.encode_block(fields, &mut self.block_buf);
         let max = self.peer.max_frame_size as usize;
+        if let Some(wire) = self.hpack_enc.remembered(name, fields)
+            && wire.len() <= max
+        {
+            // A remembered block that fits one frame: written straight out.
+            let mut fl = flags::END_HEADERS;
+            if end_stream {
+                fl |= flags::END_STREAM;
+            }
+            FrameHeader {
+                length: wire.len() as u32,
+                kind: kind::HEADERS,
+                flags: fl,
+                stream_id: id,
+            }
+            .encode(&mut self.out);
+            self.out.put_slice(wire);
+            return;
+        }
+        self.block_buf.clear();
+        self.hpack_enc
+            .encode_new_block(name, fields, &mut self.block_buf);
         let block = &self.block_buf[..];
         let mut first = true;
         let mut rest = block;
@@ -328,8 +390,22 @@ impl Connection {
 
     /// The next bytes to write, if any: queued control frames, then DATA
     /// from the streams in round-robin order within flow control.
+    #[inline]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let mut t = Transmit::default();
+        self.pending_ping_acks = 0;
+        self.pending_settings_acks = 0;
+        if (self.closed_emitted || self.ready.is_empty()) && self.out.is_empty() {
+            // Nothing scheduled and nothing written.
+            return None;
+        }
+        self.build_transmit()
+    }
+
+    /// `poll_transmit` when there may be something to send.
+    fn build_transmit(&mut self) -> Option<Transmit> {
+        // Built where it is returned, not moved there at the end.
+        let mut result = Some(Transmit::default());
+        let t = result.as_mut()?;
         let mut budget = TRANSMIT_BUDGET;
         if !self.closed_emitted {
             let mut rounds = self.ready.len();
@@ -338,7 +414,7 @@ impl Connection {
                     break;
                 };
                 rounds -= 1;
-                let more = self.send_one_frame(StreamId(id), &mut t, &mut budget);
+                let more = self.send_one_frame(StreamId(id), t, &mut budget);
                 if more {
                     self.ready.push_back(id);
                     rounds += 1;
@@ -353,9 +429,10 @@ impl Connection {
         if !self.out.is_empty() {
             t.chunks.push(self.out.split().freeze());
         }
-        self.pending_ping_acks = 0;
-        self.pending_settings_acks = 0;
-        if t.chunks.is_empty() { None } else { Some(t) }
+        if t.chunks.is_empty() {
+            return None;
+        }
+        result
     }
 
     /// Writes one DATA frame (and trailers after it, if due) for a stream.
@@ -428,9 +505,16 @@ impl Connection {
             self.events.push_back(Event::Writable { stream_id: id });
         }
         if stream.queued_bytes == 0 && stream.end_queued {
-            if let Some(trailers) = stream.trailers.take() {
-                self.write_header_block(id, &trailers, true);
-                self.recycle_fields(trailers);
+            match stream.trailers.take() {
+                Some(Trailers::Owned(trailers)) => {
+                    self.write_header_block(id, &trailers, None, true);
+                    self.recycle_fields(trailers);
+                }
+                Some(Trailers::Static(trailers)) => {
+                    let name = BlockName::of_static(trailers);
+                    self.write_header_block(id, trailers, Some(name), true);
+                }
+                None => {}
             }
             self.after_local_end(id);
             return false;

@@ -108,6 +108,16 @@ pub(crate) enum RecvPhase {
     Body,
 }
 
+/// Trailers waiting behind queued data.
+#[derive(Debug)]
+pub(crate) enum Trailers {
+    /// Fields the application passed, kept in a recycled field vector.
+    Owned(Vec<Field>),
+    /// Fields in a `static`, kept by reference (and named by it, see
+    /// `hpack::BlockName`).
+    Static(&'static [Field]),
+}
+
 /// Everything the connection keeps for a live stream.
 #[derive(Debug)]
 pub(crate) struct Stream {
@@ -128,7 +138,7 @@ pub(crate) struct Stream {
     /// END_STREAM is queued behind the data (as a flag or as trailers).
     pub(crate) end_queued: bool,
     /// Trailers waiting behind queued data.
-    pub(crate) trailers: Option<Vec<Field>>,
+    pub(crate) trailers: Option<Trailers>,
     /// `send_data` refused data: a Writable event is owed.
     pub(crate) blocked: bool,
     /// In the connection's ready queue.

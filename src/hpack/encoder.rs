@@ -10,7 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::Field;
 use super::huffman;
-use super::memo::{self, Memo};
+use super::memo::{self, BlockName, Memo};
 use super::table::{SizeTable, entry_size, static_entry, static_find};
 
 /// The most table we use, whatever the peer allows: the HTTP/2 default
@@ -117,13 +117,48 @@ impl Encoder {
     /// unchanged copies the remembered bytes instead of searching the
     /// tables (a gRPC connection sends the same few blocks on every call).
     pub fn encode_block(&mut self, fields: &[Field], dst: &mut BytesMut) {
-        let changes = self.table.changes();
-        if self.pending.is_none() {
-            if let Some(wire) = self.memo.by_fields(changes, fields) {
-                dst.extend_from_slice(wire);
-                return;
-            }
+        self.encode_named_block(None, fields, dst);
+    }
+
+    /// Like [`encode_block`](Self::encode_block) for a block the caller
+    /// may name (see [`BlockName`]): a named block is found in the memo
+    /// without comparing its fields.
+    pub(crate) fn encode_named_block(
+        &mut self,
+        name: Option<BlockName>,
+        fields: &[Field],
+        dst: &mut BytesMut,
+    ) {
+        if let Some(wire) = self.remembered(name, fields) {
+            dst.extend_from_slice(wire);
+            return;
         }
+        self.encode_new_block(name, fields, dst);
+    }
+
+    /// The encoding of a block remembered for the current table state (see
+    /// [`encode_block`](Self::encode_block)): what encoding it would
+    /// append, with no table change.
+    pub(crate) fn remembered(
+        &mut self,
+        name: Option<BlockName>,
+        fields: &[Field],
+    ) -> Option<&[u8]> {
+        if self.pending.is_some() {
+            return None;
+        }
+        self.memo
+            .by_name_or_fields(self.table.changes(), name, fields)
+    }
+
+    /// Encodes a block that is not [`remembered`](Self::remembered).
+    pub(crate) fn encode_new_block(
+        &mut self,
+        name: Option<BlockName>,
+        fields: &[Field],
+        dst: &mut BytesMut,
+    ) {
+        let changes = self.table.changes();
         let start = dst.len();
         let mut indexed_only = self.pending.is_none();
         self.signal_size_changes(dst);
@@ -144,7 +179,7 @@ impl Encoder {
                     .or_else(|| table.dynamic_entry(index).cloned())
                     .unwrap_or_default()
             });
-            self.memo.store(changes, wire, entries);
+            self.memo.store(changes, wire, entries, name);
         }
         self.memo.forget_stale(self.table.changes());
     }

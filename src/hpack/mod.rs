@@ -12,12 +12,15 @@ mod encoder;
 mod guard;
 mod huffman;
 mod memo;
+mod pool;
 mod table;
 
 use bytes::Bytes;
 
 pub use encoder::Encoder;
 use guard::{Indexing, Kind};
+pub(crate) use memo::BlockName;
+pub(crate) use pool::FieldPool;
 use table::SizeTable;
 
 /// One header field: name and value as received or to be sent.
@@ -187,6 +190,44 @@ impl Decoder {
         result
     }
 
+    /// Like [`decode_into`](Self::decode_into), into a vector from `pool`
+    /// (returned with the result): a replayed block takes the vector that
+    /// still holds its fields, if the pool has it, instead of cloning them.
+    pub(crate) fn decode_pooled(
+        &mut self,
+        block: &[u8],
+        pool: &mut FieldPool,
+    ) -> (Vec<Field>, Result<(), DecodeError>) {
+        let changes = self.table.changes();
+        if self.required.is_none()
+            && let Some(replay) = self.memo.by_wire(changes, block)
+            && replay.list_size <= self.max_list_size
+        {
+            self.replayed = Some(replay.stamp);
+            let mut fields = pool.take(Some(replay.stamp));
+            if fields.is_empty() {
+                fields.extend(replay.fields.iter().map(|(name, value)| Field {
+                    name: name.clone(),
+                    value: value.clone(),
+                    sensitive: false,
+                }));
+            }
+            return (fields, Ok(()));
+        }
+        let mut fields = pool.take(None);
+        let result = self.decode_into(block, &mut fields);
+        if self.table.changes() != changes {
+            pool.forget_marks();
+        }
+        (fields, result)
+    }
+
+    /// The stamp of the remembered block whose fields `fields` are, as a
+    /// replay handed them out (see [`FieldPool`]).
+    pub(crate) fn replay_stamp_of(&self, fields: &[Field]) -> Option<u64> {
+        self.memo.stamp_of(self.table.changes(), fields)
+    }
+
     /// Most bytes [`held_bytes`](Self::held_bytes) counts beyond the
     /// dynamic table's size: the vectors of the few remembered header
     /// blocks (whose names and values are the table's own).
@@ -240,7 +281,7 @@ impl Decoder {
             && is_indices_only(block, fields.len())
         {
             let pairs = fields.iter().map(|f| (f.name.clone(), f.value.clone()));
-            self.memo.store(changes, block, pairs);
+            self.memo.store(changes, block, pairs, None);
         }
         Ok(())
     }
