@@ -244,17 +244,7 @@ impl Connection {
             return Err(CallError::HeadersSent);
         }
         if call.encoding == Encoding::Identity && metadata.is_empty() {
-            return match self
-                .h2
-                .send_static_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false)
-            {
-                Ok(()) => {
-                    call.headers_sent = true;
-                    Ok(())
-                }
-                Err(SendError::InvalidHeaders) => Err(CallError::HeadersTooLarge),
-                Err(_) => Err(CallError::UnknownCall),
-            };
+            return send_plain_headers(&mut self.h2, call);
         }
         let f = response_headers(call.encoding, metadata);
         match self.h2.send_headers(call.stream, &f, false) {
@@ -288,9 +278,15 @@ impl Connection {
         data: Bytes,
         compress: bool,
     ) -> Result<(), CallError> {
-        let call = self.calls.get(&id).ok_or(CallError::UnknownCall)?;
+        let call = self.calls.get_mut(&id).ok_or(CallError::UnknownCall)?;
         if !call.headers_sent {
-            self.send_headers(id, &Metadata::new())?;
+            if call.encoding != Encoding::Identity {
+                self.send_headers(id, &Metadata::new())?;
+            } else {
+                // What send_headers sends for no metadata, without looking
+                // the call up again.
+                send_plain_headers(&mut self.h2, call)?;
+            }
         }
         let Some(call) = self.calls.get(&id) else {
             return Err(CallError::UnknownCall);
@@ -857,6 +853,19 @@ impl Connection {
             }
             self.events.push_back(Event::HalfClose { call: id });
         }
+    }
+}
+
+/// Sends the response headers of a call with identity responses and no
+/// metadata (`PLAIN_RESPONSE_HEADERS`).
+fn send_plain_headers(h2: &mut h2::Connection, call: &mut Call) -> Result<(), CallError> {
+    match h2.send_static_headers(call.stream, &PLAIN_RESPONSE_HEADERS, false) {
+        Ok(()) => {
+            call.headers_sent = true;
+            Ok(())
+        }
+        Err(SendError::InvalidHeaders) => Err(CallError::HeadersTooLarge),
+        Err(_) => Err(CallError::UnknownCall),
     }
 }
 

@@ -61,6 +61,11 @@ impl<K: Ord + Copy, V, const N: usize> SmallMap<K, V, N> {
         if !self.big.is_empty() {
             return self.big.insert(key, value);
         }
+        // The usual case: a new key above all others (ids only grow).
+        if self.small.len() < N && self.small.last().is_none_or(|e| e.0 < key) {
+            self.small.push((key, value));
+            return None;
+        }
         match self.position(&key) {
             Ok(i) => Some(core::mem::replace(&mut self.small[i].1, value)),
             Err(i) if self.small.len() < N => {

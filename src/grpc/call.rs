@@ -101,19 +101,30 @@ impl Inbound {
 
 /// Where message prefixes are cut from: 5-byte slices of shared 4 KiB
 /// blocks, so sending a message allocates once per ~800 messages instead of
-/// once each. A block lives while any of its prefixes is queued.
+/// once each. A block lives while any of its prefixes is queued (or is
+/// the last prefix cut, kept to be handed out again for a message of the
+/// same length: at most one block more).
 #[derive(Debug, Default)]
-pub(crate) struct PrefixArena(BytesMut);
+pub(crate) struct PrefixArena {
+    block: BytesMut,
+    /// The prefix cut last.
+    last: Bytes,
+}
 
 impl PrefixArena {
     const BLOCK: usize = 4096;
 
-    fn prefix(&mut self, head: &[u8]) -> Bytes {
-        if self.0.capacity() < head.len() {
-            self.0 = BytesMut::with_capacity(Self::BLOCK);
+    fn prefix(&mut self, head: [u8; framing::HEADER_LEN]) -> Bytes {
+        if self.last.first_chunk() == Some(&head) {
+            // The same prefix as the last message (same flag and length).
+            return self.last.clone();
         }
-        self.0.extend_from_slice(head);
-        self.0.split().freeze()
+        if self.block.capacity() < head.len() {
+            self.block = BytesMut::with_capacity(Self::BLOCK);
+        }
+        self.block.extend_from_slice(&head);
+        self.last = self.block.split().freeze();
+        self.last.clone()
     }
 }
 
@@ -135,7 +146,7 @@ pub(crate) fn frame_message(
     let len = u32::try_from(body.len())
         .map_err(|_| Status::resource_exhausted("message larger than 4 GiB"))?;
     let head = framing::encode_header(encoding != Encoding::Identity, len);
-    Ok((arena.prefix(&head), body))
+    Ok((arena.prefix(head), body))
 }
 
 /// The status fields of trailers (or Trailers-Only): `grpc-status`,
@@ -223,6 +234,21 @@ mod tests {
         let mut inb = Inbound::new(100);
         inb.push(Bytes::from_static(&[1, 0, 0, 0, 1, b'x']));
         assert_eq!(inb.next_message().unwrap_err().code, Code::Internal);
+    }
+
+    #[test]
+    fn prefixes_repeat_for_equal_lengths() {
+        let mut arena = PrefixArena::default();
+        let (a, _) =
+            frame_message(Bytes::from_static(b"ab"), Encoding::Identity, &mut arena).unwrap();
+        let (b, _) =
+            frame_message(Bytes::from_static(b"cd"), Encoding::Identity, &mut arena).unwrap();
+        let (c, _) =
+            frame_message(Bytes::from_static(b"efg"), Encoding::Identity, &mut arena).unwrap();
+        assert_eq!(&a[..], &[0, 0, 0, 0, 2]);
+        assert_eq!(a.as_ptr(), b.as_ptr());
+        assert_eq!(&c[..], &[0, 0, 0, 0, 3]);
+        assert_eq!(&arena.last[..], &c[..]);
     }
 
     #[test]
