@@ -14,11 +14,10 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 use smol::channel::{Receiver, Sender};
 use smol::future::FutureExt;
-use smol::io::{AsyncWrite, AsyncWriteExt};
+use smol::io::AsyncWriteExt;
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 use smol::{Async, Task, Timer};
 
@@ -195,23 +194,6 @@ pub async fn run_server_connection<A: ServerApp>(
     server.unregister(id);
     let _ = socket.shutdown(std::net::Shutdown::Both);
     result
-}
-
-/// Writes every chunk of `t`, vectored (for adapters that write in turn
-/// with reading; the connection loops above interleave them instead).
-pub async fn write_all_vectored<W: AsyncWrite + Unpin>(w: &mut W, t: &Transmit) -> io::Result<()> {
-    let mut slices: smallvec::SmallVec<[io::IoSlice<'_>; 8]> =
-        t.chunks().iter().map(|c| io::IoSlice::new(c)).collect();
-    let mut slices = &mut slices[..];
-    while !slices.is_empty() {
-        match w.write_vectored(slices).await {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Connects to `addr` and runs `app` on the connection until the app is

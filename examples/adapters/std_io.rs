@@ -15,7 +15,7 @@
 //!   and the thread reads meanwhile, in slices as short, so two blocking
 //!   peers that both write can never wait for each other for ever.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -333,22 +333,6 @@ fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
-}
-
-/// Writes every chunk of `t`, vectored.
-pub fn write_all_vectored<W: Write>(w: &mut W, t: &Transmit) -> io::Result<()> {
-    let mut slices: smallvec::SmallVec<[IoSlice<'_>; 8]> =
-        t.chunks().iter().map(|c| IoSlice::new(c)).collect();
-    let mut slices = &mut slices[..];
-    while !slices.is_empty() {
-        match w.write_vectored(slices) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Connects to `addr` and runs `app` on the connection in this thread until

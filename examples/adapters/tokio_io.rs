@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -334,23 +333,6 @@ async fn drive_server<A: ServerApp>(
         .await;
         if state.after_wait(step)? {
             timer.shrink();
-        }
-    }
-    Ok(())
-}
-
-/// Writes every chunk of `t`, vectored (for adapters that write in turn
-/// with reading; the connection loops above interleave them instead).
-pub async fn write_all_vectored<W: AsyncWrite + Unpin>(w: &mut W, t: &Transmit) -> io::Result<()> {
-    let mut slices: smallvec::SmallVec<[io::IoSlice<'_>; 8]> =
-        t.chunks().iter().map(|c| io::IoSlice::new(c)).collect();
-    let mut slices = &mut slices[..];
-    while !slices.is_empty() {
-        match w.write_vectored(slices).await {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
     }
     Ok(())
