@@ -366,18 +366,22 @@ impl Connection {
                 built = request_fields(&self.config, &own, request, self.now);
                 (None, &built)
             };
-            let end = call.half_closed && call.pending.is_empty();
-            match self.h2.open_named_stream(name, fields, end) {
+            // The request never ends on its HEADERS frame, even when the
+            // call was half-closed before its stream opened: gRPC's request
+            // stream ends with a DATA frame carrying END_STREAM
+            // (PROTOCOL-HTTP2.md, "Request"), and grpc-go's server before
+            // its fix of issue 2867 never sees the end of a request that
+            // ends on HEADERS.
+            match self.h2.open_named_stream(name, fields, false) {
                 Ok(stream) => {
                     self.queued.pop_front();
                     call.stream = Some(stream);
                     call.request = None;
-                    call.end_sent = end;
-                    let waiting = !call.pending.is_empty();
+                    let waiting = !call.pending.is_empty() || call.half_closed;
                     self.by_stream.insert(stream, id);
-                    // As much as the stream's send buffer takes; the rest
-                    // follows on Writable. (With no message waiting, a
-                    // half-close went out with the headers: nothing to do.)
+                    // As much as the stream's send buffer takes, then the
+                    // empty DATA frame with END_STREAM if the call was
+                    // half-closed; the rest follows on Writable.
                     if waiting {
                         self.flush(id);
                     }

@@ -1219,3 +1219,63 @@ fn calls_started_before_server_settings_respect_its_stream_limit() {
         assert_idle(&mut p);
     }
 }
+
+/// Regression: a call half-closed before its stream opened (started before
+/// the server's SETTINGS came) ended its request on the HEADERS frame.
+/// PROTOCOL-HTTP2.md ends a request with a DATA frame carrying END_STREAM,
+/// and grpc-go's server (before its issue 2867) never delivered an end
+/// that came on HEADERS, so such a call hung until its deadline.
+#[test]
+fn request_half_closed_before_its_stream_ends_on_an_empty_data_frame() {
+    for split in SPLITS {
+        for messages in [0usize, 1, 2] {
+            let now = std::time::Instant::now();
+            let mut r = RawServer {
+                peer: h2::Connection::new(h2::Role::Server, h2::Config::default(), now),
+                client: client::Connection::new(client::Config::default(), now),
+                now,
+                split,
+                peer_events: Vec::new(),
+                client_events: Vec::new(),
+            };
+            // Before anything was exchanged: the stream cannot open yet.
+            let c = r
+                .client
+                .start_call(client::Request::new("/a/b".to_owned()), now)
+                .unwrap();
+            for i in 0..messages {
+                r.client.send_message(c, msg("m", i)).unwrap();
+            }
+            r.client.half_close(c).unwrap();
+            r.drive();
+            let mut saw_headers = false;
+            let mut ends = 0;
+            let mut last_data_len = None;
+            for e in &r.peer_events {
+                match e {
+                    h2::Event::Headers { end_stream, .. } => {
+                        assert!(
+                            !end_stream,
+                            "request ended on HEADERS ({messages} messages)"
+                        );
+                        saw_headers = true;
+                    }
+                    h2::Event::Data {
+                        data, end_stream, ..
+                    } => {
+                        if *end_stream {
+                            ends += 1;
+                        }
+                        last_data_len = Some(data.len());
+                    }
+                    _ => {}
+                }
+            }
+            assert!(saw_headers);
+            assert_eq!(ends, 1, "one END_STREAM, on DATA: {:?}", r.peer_events);
+            if messages == 0 {
+                assert_eq!(last_data_len, Some(0), "an empty DATA frame ends it");
+            }
+        }
+    }
+}
