@@ -38,6 +38,14 @@ pub struct Config {
     /// Largest message accepted (after decompression). Default 4 MiB;
     /// larger ones end the call with RESOURCE_EXHAUSTED.
     pub max_receive_message_size: usize,
+    /// Most memory the connection keeps for response messages not yet
+    /// complete, across all its calls, counted as what they keep alive: the
+    /// whole received buffer behind a slice, the gathering buffer of
+    /// copied pieces. Default 8 MiB (two messages of the default maximum
+    /// size on their way at once). The call whose bytes take the connection
+    /// past it ends with RESOURCE_EXHAUSTED. It bounds what a server can
+    /// pin by sending many calls' responses slowly, or a byte at a time.
+    pub max_buffered_bytes: usize,
     /// Calls waiting for a stream because the server's
     /// SETTINGS_MAX_CONCURRENT_STREAMS is reached. Default 1000; past it
     /// `start_call` fails with RESOURCE_EXHAUSTED.
@@ -55,6 +63,7 @@ impl Default for Config {
             scheme: "http",
             user_agent: concat!("grpc-rust-sansio/", env!("CARGO_PKG_VERSION")).into(),
             max_receive_message_size: 4 << 20,
+            max_buffered_bytes: 8 << 20,
             max_queued_calls: 1000,
             max_queued_call_bytes: 1 << 20,
         }
@@ -892,7 +901,8 @@ impl Connection {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        call.inbound.push(data);
+        let origin = self.h2.delivered_origin;
+        call.inbound.push(data, origin);
         loop {
             match call.inbound.next_message() {
                 Ok(Some(m)) => {
@@ -904,6 +914,16 @@ impl Connection {
                     self.cancel_with(id, status);
                     return;
                 }
+            }
+        }
+        if (call.inbound.held > 0 || !call.inbound.is_empty())
+            && call.inbound.settle(self.h2.event_pins.more_from(origin)) > 0
+        {
+            let limit = self.config.max_buffered_bytes;
+            let total: usize = self.calls.values().map(|c| c.inbound.held).sum();
+            if total > limit {
+                self.cancel_with(id, call::over_buffered_limit(limit));
+                return;
             }
         }
         if end_stream {

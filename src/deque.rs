@@ -56,6 +56,23 @@ impl<T, const N: usize> SmallDeque<T, N> {
         item
     }
 
+    /// Removes and returns the newest item.
+    pub(crate) fn pop_back(&mut self) -> Option<T> {
+        if self.items.len() == self.head {
+            return None;
+        }
+        let item = self.items.pop().flatten();
+        if self.head == self.items.len() {
+            self.clear();
+        }
+        item
+    }
+
+    /// The items, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items[self.head..].iter().flatten()
+    }
+
     /// Removes every item (heap storage, if any, is kept).
     pub(crate) fn clear(&mut self) {
         self.items.clear();
@@ -63,7 +80,6 @@ impl<T, const N: usize> SmallDeque<T, N> {
     }
 
     /// Number of items.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.items.len() - self.head
     }

@@ -38,6 +38,14 @@ pub struct Config {
     /// Largest request message accepted (after decompression). Default
     /// 4 MiB; larger ones end the call with RESOURCE_EXHAUSTED.
     pub max_receive_message_size: usize,
+    /// Most memory the connection keeps for request messages not yet
+    /// complete, across all its calls, counted as what they keep alive: the
+    /// whole received buffer behind a slice, the gathering buffer of
+    /// copied pieces. Default 8 MiB (two messages of the default maximum
+    /// size on their way at once). The call whose bytes take the connection
+    /// past it ends with RESOURCE_EXHAUSTED. It bounds what a peer can pin
+    /// by sending many streams' messages slowly, or a byte at a time.
+    pub max_buffered_bytes: usize,
     /// How responses are compressed when the client accepts it (per
     /// `grpc-accept-encoding`). Default identity.
     pub response_encoding: Encoding,
@@ -48,6 +56,7 @@ impl Default for Config {
         Config {
             h2: h2::Config::default(),
             max_receive_message_size: 4 << 20,
+            max_buffered_bytes: 8 << 20,
             response_encoding: Encoding::Identity,
         }
     }
@@ -61,6 +70,7 @@ impl Default for Config {
 pub struct SharedConfig {
     h2: h2::SharedConfig,
     max_receive_message_size: usize,
+    max_buffered_bytes: usize,
     response_encoding: Encoding,
 }
 
@@ -69,6 +79,7 @@ impl From<Config> for SharedConfig {
         SharedConfig {
             h2: config.h2.into(),
             max_receive_message_size: config.max_receive_message_size,
+            max_buffered_bytes: config.max_buffered_bytes,
             response_encoding: config.response_encoding,
         }
     }
@@ -166,6 +177,8 @@ pub struct Connection {
     /// [`Config::max_receive_message_size`] (the rest of the config lives
     /// in `h2`, or is not needed after `new`).
     max_receive_message_size: usize,
+    /// [`Config::max_buffered_bytes`].
+    max_buffered_bytes: usize,
     /// [`Config::response_encoding`].
     response_encoding: Encoding,
     now: Instant,
@@ -213,11 +226,13 @@ impl Connection {
         let SharedConfig {
             h2,
             max_receive_message_size,
+            max_buffered_bytes,
             response_encoding,
         } = config.into();
         Connection {
             h2: h2::Connection::new(h2::Role::Server, h2, now),
             max_receive_message_size,
+            max_buffered_bytes,
             response_encoding,
             now,
             calls: SmallMap::default(),
@@ -836,7 +851,8 @@ impl Connection {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        call.inbound.push(data);
+        let origin = self.h2.delivered_origin;
+        call.inbound.push(data, origin);
         loop {
             match call.inbound.next_message() {
                 Ok(Some(m)) => {
@@ -847,6 +863,17 @@ impl Connection {
                 Err(status) => return self.abort(id, status),
             }
         }
+        if (call.inbound.held > 0 || !call.inbound.is_empty())
+            && call.inbound.settle(self.h2.event_pins.more_from(origin)) > 0
+        {
+            let total: usize = self.calls.values().map(|c| c.inbound.held).sum();
+            if total > self.max_buffered_bytes {
+                return self.abort(id, call::over_buffered_limit(self.max_buffered_bytes));
+            }
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if end_stream {
             if let Err(status) = call.inbound.finish() {
                 return self.abort(id, status);

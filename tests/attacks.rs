@@ -1072,3 +1072,177 @@ fn grpc_message_trickled_one_byte_per_frame() {
     t.expect_alive();
     t.expect_held_below(baseline() + body.len() + 16 * KIB);
 }
+
+// ----------------------------------------------------------------------
+// Memory a peer pins: the buffers behind the slices we keep
+// ----------------------------------------------------------------------
+
+/// Live heap bytes allocated by this thread (a test's attack runs on one
+/// thread, so its heap growth is its own whatever else runs in parallel).
+mod live_heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+    }
+
+    pub struct Counting;
+
+    fn add(n: isize) {
+        let _ = LIVE.try_with(|l| l.set(l.get() + n));
+    }
+
+    // SAFETY: every call is forwarded to the system allocator unchanged;
+    // the counter is a thread-local Cell that allocates nothing.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            add(layout.size() as isize);
+            // SAFETY: forwarded as it came.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            add(-(layout.size() as isize));
+            // SAFETY: forwarded as it came.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            add(layout.size() as isize);
+            // SAFETY: forwarded as it came.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            add(new_size as isize - layout.size() as isize);
+            // SAFETY: forwarded as it came.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    /// Heap bytes this thread allocated and has not freed.
+    pub fn live() -> isize {
+        LIVE.with(Cell::get)
+    }
+}
+
+#[global_allocator]
+static HEAP: live_heap::Counting = live_heap::Counting;
+
+/// The largest heap growth of this thread over `run`, sampled by `sample`
+/// calls it makes.
+struct HeapWatch {
+    start: isize,
+    peak: isize,
+}
+
+impl HeapWatch {
+    fn start() -> HeapWatch {
+        let start = live_heap::live();
+        HeapWatch { start, peak: 0 }
+    }
+    fn sample(&mut self) {
+        self.peak = self.peak.max(live_heap::live() - self.start);
+    }
+    #[track_caller]
+    fn expect_below(&self, bound: usize, what: &str) {
+        assert!(
+            self.peak <= bound as isize,
+            "{what}: the heap grew by up to {} bytes, bound {bound}",
+            self.peak
+        );
+    }
+}
+
+/// A request on `id` whose first DATA frame announces a message of `len`
+/// bytes and carries nothing of it yet.
+fn announce_message(t: &mut Target, id: u32, len: u32) {
+    let req = t.request_bytes(id, false);
+    t.feed(&req);
+    let prefix = grpc_sansio::grpc::framing::encode_header(false, len);
+    t.feed(&raw_frame(kind::DATA, 0, id, &prefix));
+}
+
+/// Issue 13, finding 1: one stream announces a 1 MiB message and sends it
+/// as 1-byte DATA frames, one per read. Each byte was kept as a slice of
+/// its read (a buffer and a queue slot per byte, ~100 bytes of heap per
+/// byte sent here, a 4 KiB read buffer per byte behind the adapters);
+/// now small pieces are gathered by copying.
+#[test]
+fn one_byte_data_frames_pin_no_buffer_per_byte() {
+    let mut t = Target::default_server(Peer::Reads);
+    announce_message(&mut t, 1, 1 << 20);
+    let mut heap = HeapWatch::start();
+    let sent = 100_000;
+    for _ in 0..sent {
+        t.feed(&raw_frame(kind::DATA, 0, 1, b"x"));
+        heap.sample();
+    }
+    t.expect_alive();
+    assert!(t.cancelled.is_empty(), "{:?}", t.cancelled);
+    // What the message holds (about `sent` bytes), a growth margin of the
+    // gathering buffer, and nothing per frame.
+    heap.expect_below(3 * sent, "1-byte DATA frames");
+    t.expect_held_below(baseline() + 3 * sent);
+}
+
+/// Issue 13, finding 1: each read is 256 KiB of PRIORITY frames followed
+/// by a 1-byte DATA frame of a message that never completes. The byte was
+/// kept as a slice of its read, pinning the whole read: 800 message bytes
+/// held 205 MB. Now a piece that pins much more than itself is copied.
+#[test]
+fn priority_filler_reads_are_not_pinned_by_a_byte() {
+    let mut t = Target::default_server(Peer::Reads);
+    announce_message(&mut t, 1, 1 << 20);
+    let mut filler = Vec::with_capacity(256 * KIB + 64);
+    while filler.len() < 256 * KIB {
+        // PRIORITY on an idle stream, depending on stream 0 (§5.3).
+        filler.extend(raw_frame(kind::PRIORITY, 0, 3, &[0, 0, 0, 0, 16]));
+    }
+    filler.extend(raw_frame(kind::DATA, 0, 1, b"x"));
+    let mut heap = HeapWatch::start();
+    let reads = 48;
+    for _ in 0..reads {
+        t.feed(&filler);
+        heap.sample();
+    }
+    t.expect_alive();
+    assert!(t.cancelled.is_empty(), "{:?}", t.cancelled);
+    // Today one read is alive while it is fed; nothing of the earlier ones.
+    heap.expect_below(2 * filler.len() + 64 * KIB, "PRIORITY filler");
+    t.expect_held_below(baseline() + 2 * filler.len());
+}
+
+/// Issue 13, finding 1: many streams' messages on their way at once are
+/// bounded by `max_buffered_bytes` across the connection, counted as what
+/// they pin: past it, the call that crossed it ends with RESOURCE_EXHAUSTED.
+#[test]
+fn partial_messages_across_streams_are_bounded_per_connection() {
+    let config = server::Config {
+        max_buffered_bytes: 1 << 20,
+        ..server::Config::default()
+    };
+    let mut t = Target::server(config, Peer::Reads);
+    let piece = vec![7u8; 16 * KIB - 100];
+    let mut heap = HeapWatch::start();
+    for i in 0..50u32 {
+        let id = 1 + 2 * i;
+        announce_message(&mut t, id, 4 << 20);
+        // 64 KiB of each message, in reads that hold a DATA frame each.
+        for _ in 0..4 {
+            t.feed(&raw_frame(kind::DATA, 0, id, &piece));
+            heap.sample();
+        }
+    }
+    t.expect_alive();
+    // 50 streams x 64 KiB = 3.2 MB asked; about 1 MiB is kept.
+    assert!(
+        t.cancelled
+            .iter()
+            .all(|s| s.code == Code::ResourceExhausted),
+        "{:?}",
+        t.cancelled
+    );
+    assert!(t.cancelled.len() >= 30, "{} calls ended", t.cancelled.len());
+    assert!(t.cancelled[0].message.contains("max_buffered_bytes"));
+    heap.expect_below((1 << 20) + 512 * KIB, "partial messages");
+    t.expect_held_below(baseline() + (1 << 20) + 256 * KIB);
+}

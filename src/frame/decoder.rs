@@ -23,6 +23,30 @@ use crate::error::ErrorCode;
 /// `MIN_DATA_PIECE` bytes).
 pub(crate) const MIN_DATA_PIECE: usize = 4096;
 
+/// Which received chunk a DATA payload is a slice of: keeping the payload
+/// keeps that chunk's buffer alive (its length is what it pins). A payload
+/// gathered by copying has an origin of its own (`seq` 0, `len` its own
+/// length).
+///
+/// The caller of `recv` hands in chunks whose buffers are not much larger
+/// than the chunks (the adapters' read buffers make sure of it), so a
+/// chunk's length is an honest measure of the memory behind its slices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// The chunk's number among the pushed chunks, from 1; 0 for a copy.
+    pub(crate) seq: u64,
+    /// The chunk's length as pushed: what a slice of it keeps alive.
+    pub(crate) len: usize,
+}
+
+impl Origin {
+    /// Whether slices of this origin share a buffer with other slices of
+    /// the same origin (copies share nothing).
+    pub(crate) fn is_shared(self) -> bool {
+        self.seq != 0
+    }
+}
+
 /// Splits received bytes into frames.
 #[derive(Debug)]
 pub struct FrameDecoder {
@@ -33,6 +57,12 @@ pub struct FrameDecoder {
     preface_matched: usize,
     /// Pushed chunks not yet consumed; none of them is empty.
     chunks: VecDeque<Bytes>,
+    /// The origin of each chunk of `chunks`, in the same order.
+    origins: VecDeque<Origin>,
+    /// The [`Origin::seq`] of the next chunk (numbered as pushed, from 1).
+    next_seq: u64,
+    /// The origin of the DATA payload handed out last.
+    last_origin: Origin,
     /// Total length of `chunks`.
     queued: usize,
     /// The start of a frame header or payload whose bytes straddle chunks.
@@ -53,6 +83,9 @@ impl FrameDecoder {
             max_frame_size,
             preface_matched: PREFACE.len(),
             chunks: VecDeque::new(),
+            origins: VecDeque::new(),
+            next_seq: 1,
+            last_origin: Origin::default(),
             queued: 0,
             partial: BytesMut::new(),
             header: None,
@@ -79,7 +112,47 @@ impl FrameDecoder {
             return;
         }
         self.queued += data.len();
+        self.origins.push_back(Origin {
+            seq: self.next_seq,
+            len: data.len(),
+        });
+        self.next_seq += 1;
         self.chunks.push_back(data);
+    }
+
+    /// Where the payload of the DATA frame (or piece) that
+    /// [`decode`](Self::decode) returned last came from.
+    pub(crate) fn last_origin(&self) -> Origin {
+        self.last_origin
+    }
+
+    /// Copies out what is left of pushed chunks when it is much smaller
+    /// than the chunks it keeps alive (the start of a frame at the end of
+    /// a large read), so that between reads the decoder pins no more than
+    /// a small multiple of what it holds. Call after decoding what can be.
+    pub(crate) fn compact(&mut self) {
+        let pinned: usize = self.origins.iter().map(|o| o.len).sum();
+        if self.queued == 0 || !super::pins_too_much(self.queued, pinned) {
+            return;
+        }
+        let mut rest = BytesMut::with_capacity(self.queued);
+        for c in self.chunks.drain(..) {
+            rest.extend_from_slice(&c);
+        }
+        self.origins.clear();
+        // The copy is a chunk of its own (numbers are never reused).
+        self.origins.push_back(Origin {
+            seq: self.next_seq,
+            len: rest.len(),
+        });
+        self.next_seq += 1;
+        self.chunks.push_back(rest.freeze());
+    }
+
+    /// Bytes the decoder keeps alive: the whole of every chunk it still
+    /// holds a part of, and the gathering buffer.
+    pub(crate) fn pinned_len(&self) -> usize {
+        self.origins.iter().map(|o| o.len).sum::<usize>() + self.partial.capacity()
     }
 
     /// The next complete frame, `Ok(None)` if more bytes are needed.
@@ -96,6 +169,7 @@ impl FrameDecoder {
             if e.stream_id.is_none() {
                 self.error = Some(e);
                 self.chunks.clear();
+                self.origins.clear();
                 self.queued = 0;
                 self.partial = BytesMut::new();
                 self.header = None;
@@ -111,6 +185,7 @@ impl FrameDecoder {
             self.partial = BytesMut::new();
         }
         self.chunks.shrink_to_fit();
+        self.origins.shrink_to_fit();
     }
 
     /// Bytes held: pushed and not yet consumed, plus the start of a frame
@@ -203,6 +278,7 @@ impl FrameDecoder {
             let front = self.chunks.front_mut()?;
             if front.len() >= len {
                 let payload = front.split_to(len);
+                self.last_origin = self.front_origin();
                 self.consume_front(0);
                 self.queued -= len;
                 return Some(payload);
@@ -213,6 +289,7 @@ impl FrameDecoder {
         if self.partial.len() < len {
             return None;
         }
+        self.last_origin = Origin { seq: 0, len };
         Some(self.partial.split().freeze())
     }
 
@@ -243,12 +320,17 @@ impl FrameDecoder {
                     let n = rest.min(avail);
                     let front = self.chunks.front_mut()?;
                     let piece = front.split_to(n);
+                    self.last_origin = self.front_origin();
                     self.consume_front(0);
                     self.queued -= n;
                     break piece;
                 }
             } else if avail >= MIN_DATA_PIECE {
                 // Gathered bytes go out before the slice that follows.
+                self.last_origin = Origin {
+                    seq: 0,
+                    len: self.partial.len(),
+                };
                 break self.partial.split().freeze();
             }
             // Gather a short run, one chunk at a time (so that a long
@@ -261,6 +343,7 @@ impl FrameDecoder {
             self.partial.extend_from_slice(&front[..n]);
             self.consume_front(n);
             if self.partial.len() == want {
+                self.last_origin = Origin { seq: 0, len: want };
                 break self.partial.split().freeze();
             }
         };
@@ -305,8 +388,14 @@ impl FrameDecoder {
             self.queued -= n;
             if front.is_empty() {
                 self.chunks.pop_front();
+                self.origins.pop_front();
             }
         }
+    }
+
+    /// The origin of a slice of the front chunk.
+    fn front_origin(&self) -> Origin {
+        self.origins.front().copied().unwrap_or_default()
     }
 }
 
@@ -441,6 +530,37 @@ mod tests {
         let mut v = PREFACE.to_vec();
         v.extend_from_slice(bytes);
         v
+    }
+
+    /// The start of a frame left at the end of a large read does not keep
+    /// the read alive until the next one (gathered, or copied by
+    /// `compact`).
+    #[test]
+    fn leftover_of_a_large_read_pins_nothing() {
+        let mut b = BytesMut::new();
+        while b.len() < 256 << 10 {
+            Ping {
+                ack: false,
+                payload: *b"01234567",
+            }
+            .encode(&mut b);
+        }
+        b.extend_from_slice(&[0, 0, 8]);
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
+        d.push(b.freeze());
+        while let Ok(Some(_)) = d.decode() {}
+        d.compact();
+        assert_eq!(d.buffered_len(), 3);
+        assert!(d.pinned_len() < 64, "pinned {}", d.pinned_len());
+        // Decoding goes on from the copy.
+        let mut rest = BytesMut::new();
+        Ping {
+            ack: true,
+            payload: *b"abcdefgh",
+        }
+        .encode(&mut rest);
+        d.push(rest.freeze().slice(3..));
+        assert!(matches!(d.decode(), Ok(Some(Frame::Ping(p))) if p.ack));
     }
 
     #[test]

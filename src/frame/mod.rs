@@ -27,6 +27,7 @@ mod settings;
 mod window_update;
 
 pub use decoder::FrameDecoder;
+pub(crate) use decoder::Origin;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -375,6 +376,17 @@ pub fn parse(header: FrameHeader, payload: Bytes) -> Result<Frame, FrameError> {
         kind::CONTINUATION => continuation::parse(header, payload).map(Frame::Continuation),
         _ => Ok(Frame::Unknown(Unknown { header })),
     }
+}
+
+/// Whether `held` bytes kept as slices of buffers totalling `pinned`
+/// bytes keep too much alive, so that they are better copied out: more
+/// than four times what is held, and more than 4 KiB beyond it (copying a
+/// small chunk saves nothing). The one compaction rule of the crate, for
+/// the frame decoder's leftovers and the message deframers' partial
+/// messages alike: a peer that sends small pieces inside large reads costs
+/// a copy of those pieces, and zero-copy stays zero-copy for bulk data.
+pub(crate) fn pins_too_much(held: usize, pinned: usize) -> bool {
+    pinned > held.saturating_mul(4).saturating_add(4096)
 }
 
 /// Strips padding (§6.1, §6.2, §6.6): returns the payload without the Pad

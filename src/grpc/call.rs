@@ -9,6 +9,7 @@ use super::compression::{self, Encoding};
 use super::framing::{self, Deframer};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
+use crate::frame::Origin;
 use crate::hpack::Field;
 
 /// Names one call on a connection. Copyable; never reused on a connection.
@@ -48,6 +49,8 @@ pub(crate) struct Inbound {
     /// Whether the message last returned by `next_message` had its
     /// Compressed-Flag set.
     pub(crate) last_compressed: bool,
+    /// What the partial message kept alive at the last `settle`.
+    pub(crate) held: usize,
 }
 
 impl Inbound {
@@ -56,13 +59,29 @@ impl Inbound {
             deframer: Deframer::new(max_message_size),
             encoding: Encoding::Identity,
             last_compressed: false,
+            held: 0,
         }
     }
 
-    pub(crate) fn push(&mut self, data: Bytes) {
+    /// A DATA payload, a slice of the received chunk `origin`.
+    pub(crate) fn push(&mut self, data: Bytes, origin: Origin) {
         if !data.is_empty() {
-            self.deframer.push(data);
+            self.deframer.push_from(data, origin);
         }
+    }
+
+    /// After `next_message` gave `None`: what waits for the rest of its
+    /// message is kept honestly (see `Deframer::settle`); `more_coming`
+    /// says whether more payloads of the newest one's chunk are queued.
+    /// Returns what the partial message now keeps alive.
+    pub(crate) fn settle(&mut self, more_coming: bool) -> usize {
+        self.deframer.settle(more_coming);
+        self.held = if self.deframer.is_empty() {
+            0
+        } else {
+            self.deframer.held_bytes()
+        };
+        self.held
     }
 
     /// The next complete message, decompressed. An error ends the call with
@@ -94,9 +113,26 @@ impl Inbound {
         self.deframer.finish().map_err(|e| e.to_status())
     }
 
+    /// Whether no partial message is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.deframer.is_empty()
+    }
+
     pub(crate) fn buffered_len(&self) -> usize {
         self.deframer.buffered_len()
     }
+}
+
+/// The status of a call whose partial message took the connection past
+/// its `max_buffered_bytes`.
+pub(crate) fn over_buffered_limit(limit: usize) -> Status {
+    Status::new(
+        Code::ResourceExhausted,
+        format!(
+            "the connection holds more than its limit of {limit} bytes for messages not yet \
+             complete (max_buffered_bytes)"
+        ),
+    )
 }
 
 /// Where message prefixes are cut from: 5-byte slices of shared 4 KiB
@@ -232,7 +268,10 @@ mod tests {
     #[test]
     fn compressed_flag_without_encoding_is_internal() {
         let mut inb = Inbound::new(100);
-        inb.push(Bytes::from_static(&[1, 0, 0, 0, 1, b'x']));
+        inb.push(
+            Bytes::from_static(&[1, 0, 0, 0, 1, b'x']),
+            Origin::default(),
+        );
         assert_eq!(inb.next_message().unwrap_err().code, Code::Internal);
     }
 

@@ -16,6 +16,7 @@ use core::fmt;
 
 use super::status::{Code, Status};
 use crate::deque::SmallDeque;
+use crate::frame::Origin;
 
 /// Size of the message prefix: flag byte and 4-byte length.
 pub const HEADER_LEN: usize = 5;
@@ -97,21 +98,39 @@ impl std::error::Error for DeframeError {}
 ///   a slice of that chunk; one spanning chunks is copied once, into a
 ///   buffer of exactly its length, which by then has fully arrived (the
 ///   length prefix alone never causes an allocation).
+/// * Bounded pinning: the bytes of a message not complete yet are kept as
+///   slices only while that is honest about memory. Small pieces, and
+///   pieces that would keep a much larger received buffer alive, are
+///   copied into one gathering buffer (see [`held_bytes`](Self::held_bytes)),
+///   so a peer that sends a message one byte per DATA frame, or hides each
+///   byte in a large read, holds about the message's size, not a buffer
+///   per byte.
 /// * The maximum message size is checked as soon as a prefix is complete.
 /// * After an error, every further [`next`](Deframer::next) returns the same
 ///   error.
 #[derive(Debug)]
 pub struct Deframer {
     max_message_size: usize,
-    /// Received chunks not yet consumed; one inline, as a call's small
+    /// Received pieces not yet consumed, oldest first, each with the
+    /// received chunk it is a slice of; one inline, as a call's small
     /// messages usually arrive one DATA payload at a time (every open call
     /// carries this, so inline room costs memory per call).
-    chunks: SmallDeque<Bytes, 1>,
+    chunks: SmallDeque<(Bytes, Origin), 1>,
+    /// Gathered (copied) bytes that follow `chunks`.
+    tail: BytesMut,
+    /// How many of the newest `chunks` were pushed since the last
+    /// [`settle`](Self::settle) (not yet judged for copying).
+    unsettled: usize,
+    /// Bytes in `chunks` and `tail`.
     buffered: usize,
     /// The parsed prefix of the message being received.
     pending: Option<(bool, usize)>,
     error: Option<DeframeError>,
 }
+
+/// Pieces shorter than this are gathered by copying when they have to be
+/// kept: a piece kept as a slice costs its bookkeeping whatever its size.
+const GATHER_BELOW: usize = 4096;
 
 impl Deframer {
     /// A deframer accepting messages of up to `max_message_size` bytes
@@ -120,6 +139,8 @@ impl Deframer {
         Deframer {
             max_message_size,
             chunks: SmallDeque::default(),
+            tail: BytesMut::new(),
+            unsettled: 0,
             buffered: 0,
             pending: None,
             error: None,
@@ -133,13 +154,97 @@ impl Deframer {
 
     /// Adds received bytes (a DATA payload or any part of one). Call
     /// [`next`](Deframer::next) until it returns `Ok(None)` afterwards; the
-    /// chunk is only referenced, not copied.
+    /// chunk is only referenced, not copied, unless it is small and has to
+    /// wait for the rest of its message.
     pub fn push(&mut self, chunk: Bytes) {
+        // What was pushed before and not taken by `next` waits for more:
+        // judged now.
+        self.settle(false);
+        let len = chunk.len();
+        self.push_from(chunk, Origin { seq: 0, len });
+    }
+
+    /// [`push`](Self::push) of a slice of the received chunk `origin`; the
+    /// caller calls [`settle`](Self::settle) after draining
+    /// [`next`](Self::next).
+    pub(crate) fn push_from(&mut self, chunk: Bytes, origin: Origin) {
         if chunk.is_empty() || self.error.is_some() {
             return;
         }
         self.buffered += chunk.len();
-        self.chunks.push_back(chunk);
+        if !self.tail.is_empty() && chunk.len() < GATHER_BELOW {
+            // Behind gathered bytes, a small piece is gathered at once.
+            self.tail.extend_from_slice(&chunk);
+            return;
+        }
+        self.freeze_tail();
+        self.chunks.push_back((chunk, origin));
+        self.unsettled += 1;
+    }
+
+    /// Judges the pieces pushed since the last call, now that the
+    /// messages they completed were taken: those kept as slices stay
+    /// slices if they are large and hold a fair share of their received
+    /// chunk ([`frame::pins_too_much`](crate::frame)); the others are
+    /// copied into the gathering buffer. With `more_coming`, more pieces
+    /// of the newest piece's chunk are on their way (queued events), so
+    /// that chunk's run is judged later, when its share is known.
+    pub(crate) fn settle(&mut self, more_coming: bool) {
+        if self.unsettled == 0 || self.buffered == 0 {
+            self.unsettled = 0;
+            return;
+        }
+        // The unsettled pieces are the newest of `chunks` and `tail` is
+        // empty behind them (a push behind gathered bytes gathers or
+        // freezes them first).
+        debug_assert!(self.tail.is_empty());
+        let mut fresh: smallvec::SmallVec<[(Bytes, Origin); 4]> = smallvec::SmallVec::new();
+        for _ in 0..self.unsettled {
+            match self.chunks.pop_back() {
+                Some(piece) => fresh.push(piece),
+                None => break,
+            }
+        }
+        fresh.reverse();
+        self.unsettled = 0;
+        let mut i = 0;
+        while i < fresh.len() {
+            let origin = fresh[i].1;
+            let mut j = i + 1;
+            while origin.is_shared() && j < fresh.len() && fresh[j].1.seq == origin.seq {
+                j += 1;
+            }
+            let held: usize = fresh[i..j].iter().map(|(b, _)| b.len()).sum();
+            let last_run = j == fresh.len();
+            if last_run && more_coming && origin.is_shared() {
+                // Judged once the chunk's other pieces came.
+                for piece in fresh.drain(i..) {
+                    self.freeze_tail();
+                    self.chunks.push_back(piece);
+                    self.unsettled += 1;
+                }
+                break;
+            }
+            let copy = held < GATHER_BELOW || crate::frame::pins_too_much(held, origin.len);
+            for (piece, o) in fresh[i..j].iter_mut() {
+                if copy {
+                    self.tail.extend_from_slice(piece);
+                } else {
+                    self.freeze_tail();
+                    self.chunks.push_back((core::mem::take(piece), *o));
+                }
+            }
+            i = j;
+        }
+    }
+
+    /// Ends the gathering buffer: its bytes become a piece of their own.
+    fn freeze_tail(&mut self) {
+        if !self.tail.is_empty() {
+            let len = self.tail.len();
+            let gathered = self.tail.split().freeze();
+            self.chunks.push_back((gathered, Origin { seq: 0, len }));
+        }
     }
 
     /// The next complete message, `Ok(None)` if more bytes are needed.
@@ -158,6 +263,7 @@ impl Deframer {
                 if self.buffered < HEADER_LEN {
                     return Ok(None);
                 }
+                self.freeze_tail_if_unsettled_none();
                 let h = self.take_header();
                 let compressed = match h[0] {
                     0 => false,
@@ -182,8 +288,19 @@ impl Deframer {
             return Ok(None);
         }
         self.pending = None;
+        self.freeze_tail_if_unsettled_none();
         let data = self.take(len);
         Ok(Some(Message { compressed, data }))
+    }
+
+    /// Before bytes are taken: gathered bytes join `chunks`, where taking
+    /// reads. (Unsettled pieces are never behind gathered bytes, so the
+    /// order is kept.)
+    #[inline]
+    fn freeze_tail_if_unsettled_none(&mut self) {
+        if !self.tail.is_empty() {
+            self.freeze_tail();
+        }
     }
 
     /// Checks that the stream ended on a message boundary; call at
@@ -206,28 +323,61 @@ impl Deframer {
         self.buffered == 0 && self.pending.is_none()
     }
 
-    /// Bytes held for messages not yet returned (for memory accounting).
+    /// Bytes held for messages not yet returned.
     pub fn buffered_len(&self) -> usize {
         self.buffered
+    }
+
+    /// Memory kept alive for messages not yet returned: for pieces kept as
+    /// slices, the whole received chunk behind them (once per chunk), for
+    /// gathered bytes the gathering buffer's capacity, and the queue's own
+    /// bookkeeping.
+    pub fn held_bytes(&self) -> usize {
+        let mut held = self.tail.capacity();
+        let mut last_shared = None;
+        let mut pieces = 0;
+        for (piece, origin) in self.chunks.iter() {
+            pieces += 1;
+            if !origin.is_shared() {
+                held += origin.len.max(piece.len());
+            } else if last_shared != Some(origin.seq) {
+                held += origin.len.max(piece.len());
+                last_shared = Some(origin.seq);
+            }
+        }
+        if pieces > 1 {
+            held += pieces * core::mem::size_of::<(Bytes, Origin)>();
+        }
+        held
     }
 
     fn fail(&mut self, e: DeframeError) -> DeframeError {
         self.error = Some(e);
         self.chunks.clear();
+        self.tail = BytesMut::new();
+        self.unsettled = 0;
         self.buffered = 0;
         self.pending = None;
         e
     }
 
+    /// Removes the oldest piece (and ends its share of the unsettled ones).
+    fn pop_piece(&mut self) {
+        self.chunks.pop_front();
+        // Taking reaches unsettled pieces only when the pieces behind them
+        // were all taken: at most every piece is unsettled.
+        self.unsettled = self.unsettled.min(self.chunks.len());
+    }
+
     /// Consumes a message prefix; the caller checked it is buffered.
     fn take_header(&mut self) -> [u8; HEADER_LEN] {
-        if let Some(front) = self.chunks.front_mut()
+        if let Some((front, _)) = self.chunks.front_mut()
             && let Some(&h) = front.first_chunk::<HEADER_LEN>()
         {
             // Within one chunk (the usual case): read in place.
             front.advance(HEADER_LEN);
             if front.is_empty() {
-                self.chunks.pop_front();
+                self.pop_piece();
             }
             self.buffered -= HEADER_LEN;
             return h;
@@ -242,7 +392,7 @@ impl Deframer {
     fn copy_to(&mut self, dst: &mut [u8]) {
         let mut filled = 0;
         while filled < dst.len() {
-            let Some(front) = self.chunks.front_mut() else {
+            let Some((front, _)) = self.chunks.front_mut() else {
                 break;
             };
             let n = front.len().min(dst.len() - filled);
@@ -250,7 +400,7 @@ impl Deframer {
             front.advance(n);
             filled += n;
             if front.is_empty() {
-                self.chunks.pop_front();
+                self.pop_piece();
             }
         }
         self.buffered -= filled;
@@ -261,11 +411,11 @@ impl Deframer {
         if len == 0 {
             return Bytes::new();
         }
-        if let Some(front) = self.chunks.front_mut() {
+        if let Some((front, _)) = self.chunks.front_mut() {
             if front.len() >= len {
                 let data = front.split_to(len);
                 if front.is_empty() {
-                    self.chunks.pop_front();
+                    self.pop_piece();
                 }
                 self.buffered -= len;
                 return data;
@@ -319,6 +469,83 @@ mod tests {
             wire.extend(frame(m.compressed, &m.data));
         }
         (wire, msgs)
+    }
+
+    fn shared(seq: u64, len: usize) -> Origin {
+        Origin { seq, len }
+    }
+
+    /// A 1 KiB piece of a 256 KiB read, waiting for the rest of its
+    /// message, is copied: it no longer keeps the read alive.
+    #[test]
+    fn small_piece_of_a_large_read_is_copied_when_kept() {
+        let read = Bytes::from(vec![0u8; 256 << 10]);
+        let mut d = Deframer::new(1 << 20);
+        d.push_from(
+            Bytes::copy_from_slice(&encode_header(false, 4096)),
+            shared(1, 5),
+        );
+        assert_eq!(d.next(), Ok(None));
+        d.settle(false);
+        d.push_from(read.slice(..1024), shared(2, read.len()));
+        assert_eq!(d.next(), Ok(None));
+        d.settle(false);
+        assert!(d.held_bytes() < 4096, "held {}", d.held_bytes());
+        drop(read);
+        d.push_from(Bytes::from(vec![1u8; 3072]), shared(3, 3072));
+        let m = d.next().unwrap().unwrap();
+        assert_eq!(m.data.len(), 4096);
+        assert_eq!(&m.data[..1024], &[0u8; 1024][..]);
+        assert_eq!(&m.data[1024..], &[1u8; 3072][..]);
+    }
+
+    /// Sixteen 16 KiB pieces of one 256 KiB read (bulk data) stay slices:
+    /// judged together once the read's last piece came.
+    #[test]
+    fn pieces_holding_their_read_stay_slices() {
+        let read = Bytes::from(vec![5u8; 256 << 10]);
+        let mut d = Deframer::new(4 << 20);
+        d.push_from(
+            Bytes::copy_from_slice(&encode_header(false, 1 << 20)),
+            shared(1, 5),
+        );
+        assert_eq!(d.next(), Ok(None));
+        d.settle(false);
+        for k in 0..16 {
+            let piece = read.slice(k * 16384..(k + 1) * 16384);
+            d.push_from(piece, shared(2, read.len()));
+            assert_eq!(d.next(), Ok(None));
+            d.settle(k < 15);
+        }
+        // Kept as slices: the read counted once, and no gathering buffer.
+        assert_eq!(d.tail.capacity(), 0);
+        let held = d.held_bytes();
+        assert!(
+            (256 << 10..(256 << 10) + 1024).contains(&held),
+            "held {held}"
+        );
+    }
+
+    /// A message dribbled a byte per piece is gathered into one buffer,
+    /// not kept as a piece per byte, and comes out whole.
+    #[test]
+    fn dribbled_message_is_gathered() {
+        let mut d = Deframer::new(1 << 20);
+        let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let mut wire = encode_header(false, body.len() as u32).to_vec();
+        wire.extend_from_slice(&body);
+        let mut out = None;
+        for (seq, b) in (1..).zip(wire.iter()) {
+            d.push_from(Bytes::copy_from_slice(&[*b]), shared(seq, 10));
+            if let Some(m) = d.next().unwrap() {
+                out = Some(m);
+            } else {
+                d.settle(false);
+                assert!(d.chunks.len() <= 2, "{} pieces", d.chunks.len());
+                assert!(d.held_bytes() <= 2 * d.buffered_len() + 4096);
+            }
+        }
+        assert_eq!(out.unwrap().data, Bytes::from(body));
     }
 
     #[test]

@@ -14,11 +14,12 @@ use super::config::{ReleaseMode, SharedConfig};
 use super::event::{Event, ResetBy};
 use super::fields::CheckMemo;
 use super::flow::{RecvWindow, SendWindow};
+use super::pinned::PinQueue;
 use super::stream::{Input, State, Stream};
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::{
-    self, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, GoAway, PrioritySpec,
-    RstStream, Settings, StreamId, WindowUpdate,
+    self, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, GoAway, Origin,
+    PrioritySpec, RstStream, Settings, StreamId, WindowUpdate,
 };
 use crate::hpack::{self, Field};
 use crate::small_map::SmallMap;
@@ -157,6 +158,10 @@ pub struct Connection {
     pub(crate) events: VecDeque<Event>,
     /// DATA bytes in `events`, not yet handed to the application.
     pub(crate) event_data_bytes: usize,
+    /// The received chunks behind the DATA payloads in `events`.
+    pub(crate) event_pins: PinQueue,
+    /// The origin of the DATA payload `poll_event` handed out last.
+    pub(crate) delivered_origin: Origin,
     pub(crate) error: Option<Box<ConnectionError>>,
     pub(crate) closed_emitted: bool,
 
@@ -219,6 +224,8 @@ impl Connection {
             shutdown: None,
             events: VecDeque::new(),
             event_data_bytes: 0,
+            event_pins: PinQueue::default(),
+            delivered_origin: Origin::default(),
             error: None,
             closed_emitted: false,
             settings_budget: Budget::default(),
@@ -291,7 +298,12 @@ impl Connection {
         loop {
             let result = match self.decoder.decode() {
                 Ok(Some(frame)) => self.on_frame(frame),
-                Ok(None) => break,
+                Ok(None) => {
+                    // What is left of the input waits for the next read:
+                    // copied out if it would pin much more than itself.
+                    self.decoder.compact();
+                    break;
+                }
                 Err(e) => match e.stream_id {
                     Some(id) => self.stream_error(id, e.code, e.reason),
                     None => Err(ConnErr::new(e.code, e.reason)),
@@ -330,6 +342,7 @@ impl Connection {
         } = &event
         {
             self.event_data_bytes -= data.len();
+            self.delivered_origin = self.event_pins.pop();
             if self.config.release_mode == ReleaseMode::OnDelivery {
                 self.release(*stream_id, data.len());
             }
@@ -440,7 +453,8 @@ impl Connection {
         let spare_fields = self.spare_fields.held_bytes();
         let queues = self.ready.capacity() * core::mem::size_of::<u32>()
             + self.events.capacity() * core::mem::size_of::<Event>();
-        self.decoder.buffered_len()
+        self.decoder.pinned_len()
+            + self.event_pins.held_bytes()
             + self.pending_block.as_ref().map_or(0, |b| b.buf.capacity())
             + self.hpack_dec.held_bytes()
             + self.hpack_enc.held_bytes()
@@ -448,7 +462,6 @@ impl Connection {
             + self.block_buf.capacity()
             + spare_fields
             + self.queued_data
-            + self.event_data_bytes
             + streams
             + closed
             + queues
@@ -475,6 +488,7 @@ impl Connection {
         self.ready.shrink_to_fit();
         self.events.shrink_to_fit();
         self.decoder.shrink();
+        self.event_pins.shrink();
         self.hpack_dec.shrink();
         self.hpack_enc.shrink();
         self.check_memo.release();

@@ -14,6 +14,7 @@ mod connection;
 mod event;
 pub mod fields;
 mod flow;
+mod pinned;
 mod recv;
 mod send;
 mod stream;

@@ -9,7 +9,7 @@ use super::fields::BlockKind;
 use super::stream::{Input, RecvPhase, State, Stream};
 use crate::error::ErrorCode;
 use crate::frame::{
-    Continuation, Data, Frame, GoAway, Headers, Ping, PrioritySpec, PushPromise, RstStream,
+    Continuation, Data, Frame, GoAway, Headers, Origin, Ping, PrioritySpec, PushPromise, RstStream,
     Settings, StreamId, WindowUpdate,
 };
 use crate::hpack::{DecodeError, Field};
@@ -154,6 +154,13 @@ impl Connection {
             self.spend_empty("empty DATA frames")?;
         } else {
             self.event_data_bytes += f.payload.len();
+            // An empty payload (END_STREAM alone) keeps nothing alive.
+            let origin = if f.payload.is_empty() {
+                Origin::default()
+            } else {
+                self.decoder.last_origin()
+            };
+            self.event_pins.push(origin);
             self.events.push_back(Event::Data {
                 stream_id: id,
                 data: f.payload,
