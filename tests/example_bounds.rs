@@ -17,6 +17,8 @@
 mod adapters;
 #[path = "../examples/bench/mod.rs"]
 mod bench;
+#[path = "../examples/ecommerce/mod.rs"]
+mod ecommerce;
 #[path = "../examples/interop/mod.rs"]
 mod interop;
 
@@ -469,4 +471,64 @@ fn bench_bidi_echo_unread_echoes_are_capped() {
     // The server ended it (its status waits behind the unread echoes).
     assert_eq!(s.pair.server.active_calls(), 0);
     let _ = c;
+}
+
+// ---------------------------------------------------------------------------
+// The book's OrderManagement
+// ---------------------------------------------------------------------------
+
+/// updateOrders of 400 orders of 64 KiB each (25 MiB) into the store all
+/// connections share: it grew without bound; now the store stops at
+/// 16 MiB and the call ends with RESOURCE_EXHAUSTED.
+#[test]
+fn ecommerce_update_orders_cannot_grow_the_store_without_bound() {
+    use ecommerce::pb::Order;
+    use ecommerce::pb::order_management;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let store = ecommerce::Store::book();
+    let mut s = Served::new(
+        server::Config::default(),
+        ecommerce::EcommerceApp::new(store.clone()),
+    );
+    let m = Measure::start();
+    let now = s.pair.now;
+    let c = s
+        .pair
+        .client
+        .start_call(
+            client::Request::new(order_management::UPDATE_ORDERS.path),
+            now,
+        )
+        .expect("the call starts");
+    let mut sent = 0;
+    for _ in 0..100_000 {
+        if sent < 400 {
+            let order = codec::encode(&Order {
+                id: format!("o{sent}"),
+                description: "x".repeat(64 * KIB),
+                ..Order::default()
+            });
+            if s.pair.client.send_message(c, order).is_ok() {
+                sent += 1;
+                if sent == 400 {
+                    let _ = s.pair.client.half_close(c);
+                }
+            }
+        }
+        if !s.step() && sent == 400 {
+            break;
+        }
+    }
+    s.drive();
+    let peak = m.peak();
+    eprintln!("sent {sent}; peak live heap {} KiB", peak / KIB);
+    let (_, status) = s.outcome(c);
+    let status = status.expect("the call ended");
+    assert_eq!(status.code, Code::ResourceExhausted, "{status}");
+    assert!(
+        peak <= 20 * MIB,
+        "the store grew the heap by {} MiB",
+        peak / MIB
+    );
+    drop(store);
 }
