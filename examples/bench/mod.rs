@@ -823,7 +823,7 @@ impl LoadApp {
             }
             Err(status) => {
                 self.stats.errors += 1;
-                eprintln!("cannot start a call: {status:?}");
+                eprintln!("cannot start a call: {status}");
                 self.stopping = true;
             }
         }
@@ -961,7 +961,7 @@ impl LoadApp {
                 }
             } else {
                 self.stats.errors += 1;
-                eprintln!("call failed: {:?} {}", status.code, status.message);
+                eprintln!("call failed: {status}");
             }
         } else {
             self.stats.calls += 1;
@@ -969,7 +969,7 @@ impl LoadApp {
             let ours = c.ending && self.rpc == Rpc::ServerStream;
             if !(status.is_ok() || ours) {
                 self.stats.errors += 1;
-                eprintln!("stream failed: {:?} {}", status.code, status.message);
+                eprintln!("stream failed: {status}");
             }
         }
         // Count mode: the last token may go to a call that completes while
