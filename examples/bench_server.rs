@@ -5,8 +5,18 @@
 //! bytes, unbounded if 0; ClientStream answers a Summary; BidiEcho echoes).
 //!
 //! ```text
-//! cargo run --release --example bench_server -- [--addr 127.0.0.1:50051] [--threads 1] [--report-held SECS] [--io tokio|std]
+//! cargo run --release --example bench_server -- [--addr 127.0.0.1:50051] [--threads 1] [--report-held SECS] [--io tokio|std] [--unbounded-messages]
 //! ```
+//!
+//! Bounded by default: requests of at most 4 MiB (the core's default
+//! `max_receive_message_size`), ServerStream `size` of at most 4 MiB and at
+//! most 16 MiB of distinct stream messages per connection, at most 4 MiB of
+//! BidiEcho echoes waiting for a client that does not read (see
+//! `bench::Limits`); past them a call ends with RESOURCE_EXHAUSTED.
+//! `--unbounded-messages` lifts all of these, as the peers measured against
+//! do: any request message size is accepted, and a ServerStream call
+//! allocates whatever `size` (up to 4 GiB) it asks for. Use it only on a
+//! trusted benchmark network.
 //!
 //! `--io`: the adapter: `tokio` (default) or `std` (blocking sockets, a
 //! thread per connection; `--threads` does not apply).
@@ -26,19 +36,45 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use adapters::{Server, std_io, tokio_io};
-use bench::{Args, BenchApp, HeldStats, die};
+use bench::{Args, BenchApp, HeldStats, Limits, die};
 use grpc_sansio::server;
+
+const USAGE: &str = "\
+usage: bench_server [--addr 127.0.0.1:50051] [--threads 1] [--report-held SECS] [--io tokio|std]
+                    [--unbounded-messages]
+
+  --addr ADDR            the address to listen on (default 127.0.0.1:50051, this machine only)
+  --io tokio|std         the adapter (default tokio)
+  --threads N            tokio worker threads (default 1: the current-thread scheduler)
+  --report-held SECS     every SECS seconds, print what the connections hold to stderr
+  --unbounded-messages   lift the message limits: request messages of any size (default
+                         4 MiB), ServerStream messages of any `size` up to 4 GiB, allocated as
+                         asked (default 4 MiB, and 16 MiB of distinct stream messages per
+                         connection), and any amount of BidiEcho echoes waiting for a client
+                         that does not read (default 4 MiB per call). For trusted benchmark
+                         networks only.
+";
 
 fn main() {
     let args = Args::from_env();
+    if args.flag("help") {
+        print!("{USAGE}");
+        return;
+    }
     let addr: std::net::SocketAddr = args.get("addr", "127.0.0.1:50051".parse().unwrap());
     let threads: usize = args.get("threads", 1);
     let report: f64 = args.get("report-held", 0.0);
     let io = args.opt("io").unwrap_or("tokio");
-    // As the peers: no limit on message sizes.
-    let config = server::Config {
-        max_receive_message_size: usize::MAX,
-        ..server::Config::default()
+    let unbounded = args.flag("unbounded-messages");
+    let (config, limits) = if unbounded {
+        // As the peers: no limit on message sizes.
+        let config = server::Config {
+            max_receive_message_size: usize::MAX,
+            ..server::Config::default()
+        };
+        (config, Limits::unbounded())
+    } else {
+        (server::Config::default(), Limits::default())
     };
     let server = Server::default();
     let held = (report > 0.0).then(|| Arc::new(HeldStats::default()));
@@ -62,12 +98,12 @@ fn main() {
             }
         });
     }
-    let make_app = move |_| BenchApp::new(held.clone());
+    let make_app = move |_| BenchApp::with_limits(held.clone(), limits);
     let result = match io {
         "std" => std::net::TcpListener::bind(addr).and_then(|listener| {
             std_io::shutdown_on_signal(&server);
             eprintln!(
-                "bench_server listening addr={addr} io=std pid={}",
+                "bench_server listening addr={addr} io=std unbounded_messages={unbounded} pid={}",
                 std::process::id()
             );
             std_io::serve(listener, server, config, make_app)
@@ -76,7 +112,7 @@ fn main() {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tokio_io::shutdown_on_signal(&server);
             eprintln!(
-                "bench_server listening addr={addr} threads={threads} pid={}",
+                "bench_server listening addr={addr} threads={threads} unbounded_messages={unbounded} pid={}",
                 std::process::id()
             );
             tokio_io::serve(listener, server, config, make_app).await

@@ -4,7 +4,7 @@
 //! - [`BenchApp`], the server side (the semantics of the peers in the
 //!   side-by-side measurements: Unary echoes, ServerStream sends `count`
 //!   payloads of `size` bytes or until cancelled, ClientStream answers a
-//!   `Summary`, BidiEcho echoes each message);
+//!   `Summary`, BidiEcho echoes each message), bounded by [`Limits`];
 //! - [`LoadApp`], a client that keeps N calls in flight on one connection
 //!   and measures them;
 //! - [`Histogram`], a log-linear latency histogram, and a tiny argument
@@ -63,8 +63,9 @@ pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
     .unwrap_or_else(|e| die(&format!("runtime: {e}")))
 }
 
-/// `--key value` pairs.
-pub struct Args(Vec<(String, String)>);
+/// `--key value` pairs, and `--flag`s without a value (followed by another
+/// `--key` or by nothing).
+pub struct Args(Vec<(String, Option<String>)>);
 
 impl Args {
     /// The process's arguments.
@@ -82,22 +83,36 @@ impl Args {
             let Some(k) = v[i].strip_prefix("--") else {
                 die(&format!("bad argument {:?}", v[i]))
             };
-            let Some(val) = v.get(i + 1) else {
-                die(&format!("--{k} needs a value"))
-            };
-            out.push((k.to_string(), val.clone()));
-            i += 2;
+            match v.get(i + 1).filter(|val| !val.starts_with("--")) {
+                Some(val) => {
+                    out.push((k.to_string(), Some(val.clone())));
+                    i += 2;
+                }
+                None => {
+                    out.push((k.to_string(), None));
+                    i += 1;
+                }
+            }
         }
         Args(out)
     }
 
     /// The last value of `--k`, if given.
     pub fn opt(&self, k: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(kk, _)| kk == k)
-            .map(|(_, v)| v.as_str())
+        match self.0.iter().rev().find(|(kk, _)| kk == k) {
+            None => None,
+            Some((_, Some(v))) => Some(v.as_str()),
+            Some((_, None)) => die(&format!("--{k} needs a value")),
+        }
+    }
+
+    /// Whether the flag `--k` (without a value) was given.
+    pub fn flag(&self, k: &str) -> bool {
+        match self.0.iter().rev().find(|(kk, _)| kk == k) {
+            None => false,
+            Some((_, None)) => true,
+            Some((_, Some(v))) => die(&format!("--{k} takes no value (got {v})")),
+        }
     }
 
     /// `--k` parsed, or `default`.
@@ -148,18 +163,53 @@ enum Call {
     Request(BenchMethod),
     /// Unary: answered; finished at the half-close.
     Answered,
-    /// ServerStream: the encoded payload (sent as often as needed, a
-    /// `Bytes` clone each time) and how many are left (`u64::MAX`:
-    /// unbounded).
-    Streaming { message: Bytes, remaining: u64 },
+    /// ServerStream: the payload size (its encoded message is shared with
+    /// the connection's other streams of that size, see
+    /// `BenchApp::messages`) and how many are left (`u64::MAX`: unbounded).
+    Streaming { size: u32, remaining: u64 },
     /// ClientStream: messages and payload bytes so far.
     Counting { messages: u64, bytes: u64 },
-    /// BidiEcho: echoes the send buffer refused, and whether the client
-    /// half-closed.
+    /// BidiEcho: echoes the send buffer refused (and their bytes), and
+    /// whether the client half-closed.
     Echo {
         pending: VecDeque<Bytes>,
+        pending_bytes: usize,
         half_closed: bool,
     },
+}
+
+/// What one connection of the bench server may be made to hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest ServerStream `size` served, and the most echo bytes a
+    /// BidiEcho call may have waiting for a client that does not read.
+    /// Default 4 MiB (gRPC's default message limit); past it the call ends
+    /// with RESOURCE_EXHAUSTED, before anything is allocated for it.
+    pub max_message: usize,
+    /// The most bytes of distinct ServerStream messages one connection
+    /// holds at once (streams of the same size share one). Default 16 MiB;
+    /// a stream past it ends with RESOURCE_EXHAUSTED.
+    pub max_stream_messages: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message: 4 << 20,
+            max_stream_messages: 16 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// No limits (`bench_server --unbounded-messages`): a ServerStream call
+    /// allocates whatever `size` (up to 4 GiB) it asks for.
+    pub fn unbounded() -> Limits {
+        Limits {
+            max_message: usize::MAX,
+            max_stream_messages: usize::MAX,
+        }
+    }
 }
 
 /// `Summary`-style counts of what the server holds, shared by the
@@ -175,25 +225,84 @@ pub struct HeldStats {
 /// The server application of one connection.
 pub struct BenchApp {
     calls: CallMap<Call>,
+    limits: Limits,
+    /// The encoded ServerStream messages by payload size, each with the
+    /// number of streams sending it.
+    messages: HashMap<u32, (Bytes, usize)>,
+    /// The bytes in `messages`.
+    message_bytes: usize,
     held: Option<Arc<HeldStats>>,
     /// What this connection last added to `held`.
     reported: (usize, usize),
 }
 
 impl BenchApp {
-    /// An app for one connection; with `held`, it reports what its
-    /// connection holds there on every wake (see `Server::wake_all`).
+    /// An app for one connection with the default [`Limits`]; with `held`,
+    /// it reports what its connection holds there on every wake (see
+    /// `Server::wake_all`).
     pub fn new(held: Option<Arc<HeldStats>>) -> BenchApp {
+        BenchApp::with_limits(held, Limits::default())
+    }
+
+    /// An app for one connection with `limits`.
+    pub fn with_limits(held: Option<Arc<HeldStats>>, limits: Limits) -> BenchApp {
         BenchApp {
             calls: CallMap::default(),
+            limits,
+            messages: HashMap::new(),
+            message_bytes: 0,
             held,
             reported: (0, 0),
         }
     }
 
     fn end(&mut self, conn: &mut server::Connection, call: CallId, status: Status) {
-        self.calls.remove(&call);
+        self.forget(call);
         let _ = conn.finish(call, status, &Metadata::new());
+    }
+
+    /// Drops a call's record, and its share of a stream message.
+    fn forget(&mut self, call: CallId) {
+        if let Some(Call::Streaming { size, .. }) = self.calls.remove(&call) {
+            if let Some((message, users)) = self.messages.get_mut(&size) {
+                *users -= 1;
+                if *users == 0 {
+                    self.message_bytes -= message.len();
+                    self.messages.remove(&size);
+                }
+            }
+        }
+    }
+
+    /// The encoded ServerStream message of `size` payload bytes: shared
+    /// with the streams of that size, or made if the limits allow.
+    fn stream_message(&mut self, size: u32) -> Result<(), Status> {
+        if let Some((_, users)) = self.messages.get_mut(&size) {
+            *users += 1;
+            return Ok(());
+        }
+        let len = size as usize;
+        if len > self.limits.max_message {
+            return Err(Status::resource_exhausted(format!(
+                "a stream of {len}-byte messages was asked for; this server sends at most {} \
+                 bytes per message (bench_server --unbounded-messages lifts the limit)",
+                self.limits.max_message
+            )));
+        }
+        if self.message_bytes.saturating_add(len) > self.limits.max_stream_messages {
+            return Err(Status::resource_exhausted(format!(
+                "this connection's streams already hold {} bytes of messages; a stream of \
+                 {len}-byte messages would pass the limit of {}",
+                self.message_bytes, self.limits.max_stream_messages
+            )));
+        }
+        let payload = Payload {
+            data: Bytes::from(vec![0xab; len]),
+        };
+        let message = Bytes::from(prost::Message::encode_to_vec(&payload));
+        self.message_bytes += message.len();
+        self.messages.insert(size, (message, 1));
+        Ok(())
     }
 
     fn on_call(&mut self, conn: &mut server::Connection, call: CallId, path: &str) {
@@ -212,6 +321,7 @@ impl BenchApp {
             },
             BenchMethod::BidiEcho => Call::Echo {
                 pending: VecDeque::new(),
+                pending_bytes: 0,
                 half_closed: false,
             },
         };
@@ -230,14 +340,17 @@ impl BenchApp {
                     *state = Call::Answered;
                 }
                 Ok(BenchRequest::ServerStream(r)) => {
-                    // Encoded once; every message is the same.
-                    let payload = Payload {
-                        data: Bytes::from(vec![0xab; r.size as usize]),
-                    };
-                    let message = Bytes::from(prost::Message::encode_to_vec(&payload));
                     let remaining = if r.count == 0 { u64::MAX } else { r.count };
-                    *state = Call::Streaming { message, remaining };
-                    self.pump(conn, call);
+                    *state = Call::Answered;
+                    // Encoded once per size; every message is the same.
+                    match self.stream_message(r.size) {
+                        Ok(()) => {
+                            let size = r.size;
+                            self.calls.insert(call, Call::Streaming { size, remaining });
+                            self.pump(conn, call);
+                        }
+                        Err(status) => self.end(conn, call, status),
+                    }
                 }
                 Ok(_) => {}
                 Err(status) => self.end(conn, call, status),
@@ -259,15 +372,29 @@ impl BenchApp {
                     Err(status) => self.end(conn, call, status),
                 }
             }
-            Call::Echo { pending, .. } => match BenchRequest::decode(BenchMethod::BidiEcho, data) {
+            Call::Echo {
+                pending,
+                pending_bytes,
+                ..
+            } => match BenchRequest::decode(BenchMethod::BidiEcho, data) {
                 Ok(BenchRequest::BidiEcho(p)) => {
                     let m = codec::encode(&p);
                     // Straight out when nothing waits (the queue is for a
                     // blocked call only, so an open stream holds none).
-                    if !(pending.is_empty() && conn.send_message(call, m.clone()).is_ok()) {
-                        pending.push_back(m);
-                        self.pump(conn, call);
+                    if pending.is_empty() && conn.send_message(call, m.clone()).is_ok() {
+                        return;
                     }
+                    if pending_bytes.saturating_add(m.len()) > self.limits.max_message {
+                        let status = Status::resource_exhausted(format!(
+                            "the client sent more than {} bytes to echo without reading \
+                             the echoes",
+                            self.limits.max_message
+                        ));
+                        return self.end(conn, call, status);
+                    }
+                    *pending_bytes += m.len();
+                    pending.push_back(m);
+                    self.pump(conn, call);
                 }
                 Ok(_) => {}
                 Err(status) => self.end(conn, call, status),
@@ -279,13 +406,16 @@ impl BenchApp {
     /// rest goes on `Writable`.
     fn pump(&mut self, conn: &mut server::Connection, call: CallId) {
         let done = match self.calls.get_mut(&call) {
-            Some(Call::Streaming { message, remaining }) => {
+            Some(Call::Streaming { size, remaining }) => {
+                let Some(message) = self.messages.get(size).map(|m| m.0.clone()) else {
+                    return;
+                };
                 while *remaining > 0 {
                     match conn.send_message(call, message.clone()) {
                         Ok(()) => *remaining -= 1,
                         Err(server::CallError::Blocked) => break,
                         Err(_) => {
-                            self.calls.remove(&call);
+                            self.forget(call);
                             return;
                         }
                     }
@@ -294,11 +424,13 @@ impl BenchApp {
             }
             Some(Call::Echo {
                 pending,
+                pending_bytes,
                 half_closed,
             }) => {
                 while let Some(m) = pending.front() {
                     match conn.send_message(call, m.clone()) {
                         Ok(()) => {
+                            *pending_bytes -= m.len();
                             pending.pop_front();
                             if pending.is_empty() {
                                 *pending = VecDeque::new();
@@ -371,9 +503,7 @@ impl ServerApp for BenchApp {
             server::Event::Message { call, data } => self.on_message(conn, call, data),
             server::Event::HalfClose { call } => self.on_half_close(conn, call),
             server::Event::Writable { call } => self.pump(conn, call),
-            server::Event::Cancelled { call, .. } => {
-                self.calls.remove(&call);
-            }
+            server::Event::Cancelled { call, .. } => self.forget(call),
             _ => {}
         }
     }
@@ -381,6 +511,7 @@ impl ServerApp for BenchApp {
     fn shrink(&mut self) {
         if self.calls.is_empty() {
             self.calls = CallMap::default();
+            self.messages = HashMap::new();
         }
     }
 
@@ -692,7 +823,7 @@ impl LoadApp {
             }
             Err(status) => {
                 self.stats.errors += 1;
-                eprintln!("cannot start a call: {status:?}");
+                eprintln!("cannot start a call: {status}");
                 self.stopping = true;
             }
         }
@@ -830,7 +961,7 @@ impl LoadApp {
                 }
             } else {
                 self.stats.errors += 1;
-                eprintln!("call failed: {:?} {}", status.code, status.message);
+                eprintln!("call failed: {status}");
             }
         } else {
             self.stats.calls += 1;
@@ -838,7 +969,7 @@ impl LoadApp {
             let ours = c.ending && self.rpc == Rpc::ServerStream;
             if !(status.is_ok() || ours) {
                 self.stats.errors += 1;
-                eprintln!("stream failed: {:?} {}", status.code, status.message);
+                eprintln!("stream failed: {status}");
             }
         }
         // Count mode: the last token may go to a call that completes while

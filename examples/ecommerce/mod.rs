@@ -49,6 +49,23 @@ pub const SERVICE_NAMES: [&str; 2] = [product_info::SERVICE_NAME, order_manageme
 /// `orderBatchSize`).
 pub const BATCH_SIZE: usize = 3;
 
+/// The most the [`Store`] holds, all connections together: 16 MiB, each
+/// product or order counted as its encoded size plus [`ENTRY_OVERHEAD`].
+/// An addProduct or updateOrders past it ends with RESOURCE_EXHAUSTED:
+/// clients cannot grow the server's memory without bound.
+pub const MAX_STORE_BYTES: usize = 16 << 20;
+
+/// What an entry of the [`Store`] costs beyond its encoded size (the map
+/// entry, the key, the strings' headers), for [`MAX_STORE_BYTES`].
+pub const ENTRY_OVERHEAD: usize = 256;
+
+/// The longest reply updateOrders builds (the ids it updated): 64 KiB;
+/// a call that updates more ends with RESOURCE_EXHAUSTED.
+pub const MAX_UPDATE_REPLY: usize = 64 << 10;
+
+/// How updateOrders's reply begins; the ids updated follow.
+const UPDATE_REPLY: &str = "Orders processed";
+
 /// The server's data, shared by every connection.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -56,6 +73,18 @@ pub struct Store {
     next_product: u64,
     /// By id; ordered, so searches answer in a stable order.
     orders: BTreeMap<String, Order>,
+    /// What the entries cost (see [`MAX_STORE_BYTES`]).
+    bytes: usize,
+}
+
+fn cost(m: &impl prost::Message) -> usize {
+    m.encoded_len() + ENTRY_OVERHEAD
+}
+
+fn store_full() -> Status {
+    Status::resource_exhausted(format!(
+        "the store is full: it holds at most {MAX_STORE_BYTES} bytes of products and orders"
+    ))
 }
 
 /// A [`Store`] as the connections share it.
@@ -96,11 +125,34 @@ impl Store {
                 300.0,
             ),
         ];
-        let orders = orders.into_iter().map(|o| (o.id.clone(), o)).collect();
-        Arc::new(Mutex::new(Store {
-            orders,
-            ..Store::default()
-        }))
+        let mut store = Store::default();
+        for o in orders {
+            store.put_order(o).expect("the book's orders fit");
+        }
+        Arc::new(Mutex::new(store))
+    }
+
+    /// Adds or replaces an order, within [`MAX_STORE_BYTES`].
+    fn put_order(&mut self, order: Order) -> Result<(), Status> {
+        let old = self.orders.get(&order.id).map_or(0, cost);
+        let bytes = self.bytes - old + cost(&order);
+        if bytes > MAX_STORE_BYTES {
+            return Err(store_full());
+        }
+        self.bytes = bytes;
+        self.orders.insert(order.id.clone(), order);
+        Ok(())
+    }
+
+    /// The first order after `after` (in id order) with an item containing
+    /// `query`.
+    fn next_match(&self, query: &str, after: Option<&str>) -> Option<&Order> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, |a| Excluded(a.to_string()));
+        self.orders
+            .range((from, Unbounded))
+            .map(|(_, o)| o)
+            .find(|o| o.items.iter().any(|item| item.contains(query)))
     }
 }
 
@@ -116,8 +168,16 @@ enum Call {
     /// A unary or server-streaming call waiting for its request.
     Product(ProductInfoMethod),
     Order(OrderManagementMethod),
-    /// `updateOrders`: the ids updated so far.
-    Updating(Vec<String>),
+    /// `updateOrders`: the reply so far (the ids updated).
+    Updating(String),
+    /// `searchOrders`: the query, the id of the last order sent (the next
+    /// is looked up when the send buffer has room), and whether the client
+    /// half-closed.
+    Searching {
+        query: String,
+        after: Option<String>,
+        half_closed: bool,
+    },
     /// `processOrders`: shipments of the current batch, by destination,
     /// and how many ids the batch holds.
     Processing(BTreeMap<String, CombinedShipment>, usize),
@@ -149,7 +209,7 @@ impl EcommerceApp {
             Call::Product(m)
         } else if let Some(m) = order_management::route(path) {
             match m {
-                OrderManagementMethod::UpdateOrders => Call::Updating(Vec::new()),
+                OrderManagementMethod::UpdateOrders => Call::Updating(UPDATE_REPLY.into()),
                 OrderManagementMethod::ProcessOrders => Call::Processing(BTreeMap::new(), 0),
                 m => Call::Order(m),
             }
@@ -162,12 +222,32 @@ impl EcommerceApp {
     }
 
     fn on_message(&mut self, conn: &mut server::Connection, call: CallId, data: bytes::Bytes) {
-        // Responses are few and small here: a call's send buffer never
-        // fills, so `respond_*` is not refused (`Blocked`) and needs no
-        // retry on `Writable`.
+        // Unary answers go to a fresh call, whose send buffer always takes
+        // one message; searchOrders sends as the buffer takes them (see
+        // `search`); processOrders ends a client that does not read its
+        // shipments.
         let result = match self.calls.get_mut(&call) {
             None => return,
-            Some(Call::Answered) => Err(Status::internal("more than one request message")),
+            Some(Call::Answered | Call::Searching { .. }) => {
+                Err(Status::internal("more than one request message"))
+            }
+            Some(Call::Order(OrderManagementMethod::SearchOrders)) => {
+                match OrderManagementRequest::decode(OrderManagementMethod::SearchOrders, data) {
+                    Ok(OrderManagementRequest::SearchOrders(query)) => {
+                        self.calls.insert(
+                            call,
+                            Call::Searching {
+                                query,
+                                after: None,
+                                half_closed: false,
+                            },
+                        );
+                        return self.search(conn, call);
+                    }
+                    Ok(_) => return,
+                    Err(status) => Err(status),
+                }
+            }
             Some(Call::Product(m)) => match ProductInfoRequest::decode(*m, data) {
                 Ok(request) => {
                     let status = self.product(conn, call, request);
@@ -179,12 +259,27 @@ impl EcommerceApp {
                 Ok(request) => self.order(conn, call, request).map(|()| Call::Answered),
                 Err(status) => Err(status),
             },
-            Some(Call::Updating(ids)) => {
+            Some(Call::Updating(reply)) => {
                 match OrderManagementRequest::decode(OrderManagementMethod::UpdateOrders, data) {
                     Ok(OrderManagementRequest::UpdateOrders(order)) => {
-                        ids.push(order.id.clone());
-                        lock(&self.store).orders.insert(order.id.clone(), order);
-                        return;
+                        let sep = if reply.len() == UPDATE_REPLY.len() {
+                            " "
+                        } else {
+                            ", "
+                        };
+                        if reply.len() + sep.len() + order.id.len() > MAX_UPDATE_REPLY {
+                            Err(Status::resource_exhausted(format!(
+                                "one updateOrders call updates at most {MAX_UPDATE_REPLY} \
+                                 bytes of order ids"
+                            )))
+                        } else {
+                            reply.push_str(sep);
+                            reply.push_str(&order.id);
+                            match lock(&self.store).put_order(order) {
+                                Ok(()) => return,
+                                Err(status) => Err(status),
+                            }
+                        }
                     }
                     Ok(_) => return,
                     Err(status) => Err(status),
@@ -207,11 +302,11 @@ impl EcommerceApp {
                         shipment.orders_list.push(order);
                         *count += 1;
                         if *count == BATCH_SIZE {
-                            for (_, s) in std::mem::take(batch) {
-                                let _ =
-                                    OrderManagementServer::respond_process_orders(conn, call, &s);
-                            }
                             *count = 0;
+                            let shipments = std::mem::take(batch);
+                            if let Err(status) = ship(conn, call, shipments) {
+                                self.end(conn, call, status);
+                            }
                         }
                         return;
                     }
@@ -238,8 +333,13 @@ impl EcommerceApp {
         let mut store = lock(&self.store);
         match request {
             ProductInfoRequest::AddProduct(mut product) => {
+                product.id = (store.next_product + 1).to_string();
+                let bytes = store.bytes + cost(&product);
+                if bytes > MAX_STORE_BYTES {
+                    return Err(store_full());
+                }
+                store.bytes = bytes;
                 store.next_product += 1;
-                product.id = store.next_product.to_string();
                 let id = ProductId {
                     value: product.id.clone(),
                 };
@@ -276,16 +376,6 @@ impl EcommerceApp {
                 }
                 None => Err(Status::not_found(format!("Order does not exist : {id}"))),
             },
-            OrderManagementRequest::SearchOrders(query) => {
-                let found = store
-                    .orders
-                    .values()
-                    .filter(|o| o.items.iter().any(|item| item.contains(&query)));
-                for order in found {
-                    let _ = OrderManagementServer::respond_search_orders(conn, call, order);
-                }
-                Ok(())
-            }
             // The streaming methods have states of their own.
             _ => Err(Status::internal("unexpected request")),
         }
@@ -296,20 +386,79 @@ impl EcommerceApp {
             None => return,
             Some(Call::Answered) => Status::ok(),
             Some(Call::Product(_) | Call::Order(_)) => Status::internal("missing request message"),
-            Some(Call::Updating(ids)) => {
-                let reply = format!("Orders processed {}", ids.join(", "));
+            Some(Call::Updating(reply)) => {
                 let _ = OrderManagementServer::respond_update_orders(conn, call, &reply);
                 Status::ok()
             }
-            Some(Call::Processing(batch, _)) => {
-                for (_, s) in batch {
-                    let _ = OrderManagementServer::respond_process_orders(conn, call, &s);
-                }
-                Status::ok()
+            Some(Call::Processing(batch, _)) => match ship(conn, call, batch) {
+                Ok(()) => Status::ok(),
+                Err(status) => status,
+            },
+            Some(Call::Searching { query, after, .. }) => {
+                // Ends when the last match is out.
+                let state = Call::Searching {
+                    query,
+                    after,
+                    half_closed: true,
+                };
+                self.calls.insert(call, state);
+                return self.search(conn, call);
             }
         };
         self.end(conn, call, status);
     }
+
+    /// searchOrders: sends the next matches while the call's send buffer
+    /// takes them (the rest on `Writable`), and ends the call after the
+    /// last once the client half-closed. Nothing but the query and the
+    /// last id sent is kept.
+    fn search(&mut self, conn: &mut server::Connection, call: CallId) {
+        let Some(Call::Searching {
+            query,
+            after,
+            half_closed,
+        }) = self.calls.get_mut(&call)
+        else {
+            return;
+        };
+        let store = lock(&self.store);
+        while let Some(order) = store.next_match(query, after.as_deref()) {
+            match OrderManagementServer::respond_search_orders(conn, call, order) {
+                Ok(()) => *after = Some(order.id.clone()),
+                Err(server::CallError::Blocked) => return,
+                Err(_) => {
+                    drop(store);
+                    self.calls.remove(&call);
+                    return;
+                }
+            }
+        }
+        let done = *half_closed;
+        drop(store);
+        if done {
+            self.end(conn, call, Status::ok());
+        }
+    }
+}
+
+/// processOrders: sends a batch's shipments. A batch is a few messages;
+/// a call whose send buffer is full has a client that does not read them,
+/// and ends rather than have them queued without bound.
+fn ship(
+    conn: &mut server::Connection,
+    call: CallId,
+    shipments: BTreeMap<String, CombinedShipment>,
+) -> Result<(), Status> {
+    for (_, s) in shipments {
+        if let Err(server::CallError::Blocked) =
+            OrderManagementServer::respond_process_orders(conn, call, &s)
+        {
+            return Err(Status::resource_exhausted(
+                "the client does not read its shipments: the call's send buffer is full",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl ServerApp for EcommerceApp {
@@ -318,6 +467,7 @@ impl ServerApp for EcommerceApp {
             server::Event::Call { call, path, .. } => self.on_call(conn, call, &path),
             server::Event::Message { call, data } => self.on_message(conn, call, data),
             server::Event::HalfClose { call } => self.on_half_close(conn, call),
+            server::Event::Writable { call } => self.search(conn, call),
             server::Event::Cancelled { call, .. } => {
                 self.calls.remove(&call);
             }

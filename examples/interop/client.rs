@@ -140,7 +140,7 @@ impl CaseApp {
             Ok(call) => {
                 self.current = Some((call, ex.on_message, Some(ex.check), Record::default()))
             }
-            Err(status) => self.fail(format!("call {} could not start: {status:?}", n + 1)),
+            Err(status) => self.fail(format!("call {} could not start: {status}", n + 1)),
         }
     }
 }
@@ -213,14 +213,16 @@ impl ClientApp for CaseApp {
 fn ok(r: &Record) -> Result<(), String> {
     match &r.status {
         Some(s) if s.is_ok() => Ok(()),
-        s => Err(format!("expected OK, got {s:?}")),
+        Some(s) => Err(format!("expected OK, got {s}")),
+        None => Err("expected OK, the call did not end".into()),
     }
 }
 
 fn code(r: &Record, want: Code) -> Result<(), String> {
     match &r.status {
         Some(s) if s.code == want => Ok(()),
-        s => Err(format!("expected {want:?}, got {s:?}")),
+        Some(s) => Err(format!("expected {want}, got {s}")),
+        None => Err(format!("expected {want}, the call did not end")),
     }
 }
 
@@ -246,7 +248,7 @@ fn simple_response(r: &Record, size: usize) -> Result<bool, String> {
     ok(r)?;
     let (data, compressed) = one_message(r)?;
     let resp: SimpleResponse =
-        TestServiceClient::decode_unary_call(data).map_err(|s| format!("{s:?}"))?;
+        TestServiceClient::decode_unary_call(data).map_err(|s| s.to_string())?;
     payload_len(&resp.payload, size, "response payload")?;
     Ok(compressed)
 }
@@ -262,8 +264,7 @@ fn streaming_responses(r: &Record, sizes: &[usize]) -> Result<(), String> {
     }
     for (i, ((data, _), &size)) in r.messages.iter().zip(sizes).enumerate() {
         let resp: StreamingOutputCallResponse =
-            TestServiceClient::decode_full_duplex_call(data.clone())
-                .map_err(|s| format!("{s:?}"))?;
+            TestServiceClient::decode_full_duplex_call(data.clone()).map_err(|s| s.to_string())?;
         payload_len(&resp.payload, size, &format!("response {}", i + 1))?;
     }
     Ok(())
@@ -273,7 +274,7 @@ fn aggregated(r: &Record, want: i32) -> Result<(), String> {
     ok(r)?;
     let (data, _) = one_message(r)?;
     let resp: StreamingInputCallResponse =
-        TestServiceClient::decode_streaming_input_call(data).map_err(|s| format!("{s:?}"))?;
+        TestServiceClient::decode_streaming_input_call(data).map_err(|s| s.to_string())?;
     if resp.aggregated_payload_size != want {
         return Err(format!(
             "aggregated_payload_size {} != {want}",
@@ -381,7 +382,7 @@ pub fn exchanges(name: &str) -> Option<Vec<Exchange>> {
                 ok(r)?;
                 let (data, _) = one_message(r)?;
                 let _: Empty =
-                    TestServiceClient::decode_empty_call(data).map_err(|s| format!("{s:?}"))?;
+                    TestServiceClient::decode_empty_call(data).map_err(|s| s.to_string())?;
                 Ok(())
             },
         )],
