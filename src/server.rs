@@ -632,7 +632,9 @@ impl Connection {
                         }
                         ResetBy::Remote => Status::new(
                             Code::from_h2_reset(code),
-                            format!("stream reset by the client with {code:?}"),
+                            format!(
+                                "the client reset the stream (RST_STREAM with {code}, RFC 9113 §6.4)"
+                            ),
                         ),
                         ResetBy::Local { reason } => {
                             Status::internal(format!("client broke HTTP/2: {reason}"))
@@ -739,8 +741,9 @@ impl Connection {
                 .ok_or_else(|| Status::unimplemented("malformed :path"))?;
             let path = self.recent_paths.get(path);
             if let Some(t) = known.timeout {
-                let d = timeout::parse(t)
-                    .map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
+                let d = timeout::parse(t).map_err(|e| {
+                    Status::internal(format!("malformed {e} (PROTOCOL-HTTP2.md, Timeout)"))
+                })?;
                 // A timeout the clock cannot represent is no deadline at all.
                 call.deadline = self.now.checked_add(d);
             }
@@ -765,7 +768,7 @@ impl Connection {
                 call.encoding = want;
             }
             let metadata = Metadata::from_fields(fields)
-                .map_err(|e| Status::internal(format!("malformed metadata: {e:?}")))?;
+                .map_err(|e| Status::internal(format!("malformed request metadata: {e}")))?;
             Ok((path, metadata))
         })();
         let deadline = call.deadline;
