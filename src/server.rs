@@ -586,9 +586,15 @@ impl Connection {
     }
 
     /// Ends a call the application did not finish, with a status sent to
-    /// the client, and tells the application.
+    /// the client, and tells the application. The client's fault (a
+    /// message over the limit, one that does not decompress, a cut
+    /// message), so the answer is charged to `error_answer_rate`.
     fn abort(&mut self, id: CallId, status: Status) {
         if self.calls.contains_key(&id) {
+            if !self.h2.charge_error_answer() {
+                // The connection is over: its Closed event ends the call.
+                return;
+            }
             let _ = self.end_call(id, status.clone(), &Metadata::new());
             self.events.push_back(Event::Cancelled { call: id, status });
         }
@@ -710,9 +716,13 @@ impl Connection {
             }
             return;
         }
+        // Requests we cannot serve as sent: each answer is charged to
+        // `error_answer_rate`, so repeating them ends the connection.
         let http_error = |this: &mut Self, status: &'static [u8]| {
-            let f = [Field::new(&b":status"[..], status)];
-            let _ = this.h2.send_headers(stream, &f, true);
+            if this.h2.charge_error_answer() {
+                let f = [Field::new(&b":status"[..], status)];
+                let _ = this.h2.send_headers(stream, &f, true);
+            }
         };
         let known = RequestFields::find(fields);
         if known.method.map(|m| m.as_ref()) != Some(b"POST") {
@@ -777,6 +787,12 @@ impl Connection {
         let (path, metadata) = match refusal {
             Ok(v) => v,
             Err(status) => {
+                if !self.h2.charge_error_answer() {
+                    // The connection is over, and the application never
+                    // heard of this call.
+                    self.calls.remove(&id);
+                    return;
+                }
                 if status.code == Code::Unimplemented && status.message.starts_with("grpc-encoding")
                 {
                     self.reject_encoding(id, status);

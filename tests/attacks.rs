@@ -1072,3 +1072,200 @@ fn grpc_message_trickled_one_byte_per_frame() {
     t.expect_alive();
     t.expect_held_below(baseline() + body.len() + 16 * KIB);
 }
+
+// ----------------------------------------------------------------------
+// Answers the peer can make us repeat (issue 13, item 2)
+// ----------------------------------------------------------------------
+
+/// Sends `n` requests built by `request(t, stream id)`, one `recv` each,
+/// until the connection ends; returns how many were sent and the bytes
+/// they made (the attacker's cost, and the bound of what we decoded).
+fn flood(
+    t: &mut Target,
+    n: u32,
+    mut request: impl FnMut(&mut Target, u32) -> Vec<u8>,
+) -> (u32, usize) {
+    let (mut sent, mut bytes) = (0, 0);
+    for i in 0..n {
+        let b = request(t, 1 + 2 * i);
+        bytes += b.len();
+        t.feed(&b);
+        sent += 1;
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    (sent, bytes)
+}
+
+/// A request whose header list (one 20 KB field) is over the 16 KiB
+/// limit, as HEADERS and CONTINUATION frames within the frame size.
+fn oversized_request(t: &mut Target, id: u32, end_stream: bool) -> Vec<u8> {
+    let mut fields = grpc_request("/a.B/C");
+    fields.push(f("x-big", &"v".repeat(20_000)));
+    let block = t.block(&fields);
+    let (a, b) = block.split_at(block.len() / 2);
+    let end = if end_stream { flags::END_STREAM } else { 0 };
+    let mut bytes = raw_frame(kind::HEADERS, end, id, a);
+    bytes.extend(raw_frame(kind::CONTINUATION, flags::END_HEADERS, id, b));
+    bytes
+}
+
+/// Before: every request whose header list is over the 16 KiB limit was
+/// decoded in full and answered HTTP 431 + RST_STREAM, forever (one
+/// connection made the server decode 256 MiB of header blocks). After:
+/// each 431 is charged to `error_answer_rate` (200 per 10 s), so 10,000
+/// such requests end in GOAWAY(ENHANCE_YOUR_CALM) after at most 201
+/// blocks, which bounds the header bytes decoded.
+#[test]
+fn oversized_header_lists_are_not_answered_forever() {
+    let mut t = Target::default_server(Peer::Reads);
+    // One 20 KB literal per request (never indexed: every block is fully
+    // new work for the decoder), over the limit on its own.
+    let (sent, bytes) = flood(&mut t, 10_000, |t, id| oversized_request(t, id, false));
+    t.expect_goaway(CALM);
+    assert_eq!(
+        t.conn.h2().error().map(|e| e.code()),
+        Some(CALM),
+        "a typed connection error"
+    );
+    assert!(
+        sent <= 201,
+        "{sent} oversized requests decoded before the end"
+    );
+    assert!(t.seen.headers <= 200, "{} answers of 431", t.seen.headers);
+    assert!(
+        bytes <= 201 * 20_200,
+        "{bytes} header-block bytes decoded before the end"
+    );
+    assert_eq!(t.calls, 0);
+    t.expect_held_below(baseline() + 96 * KIB);
+}
+
+/// Before: a request with the wrong method (HTTP 405) or content-type
+/// (HTTP 415) was answered each time, the connection never closed. After:
+/// the answers are charged to `error_answer_rate`.
+#[test]
+fn wrong_method_and_content_type_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let (sent, _) = flood(&mut t, 10_000, |t, id| {
+        let mut fields = grpc_request("/a.B/C");
+        if id % 4 == 1 {
+            fields[0] = f(":method", "GET");
+        } else {
+            fields[4] = f("content-type", "text/html");
+        }
+        let block = t.block(&fields);
+        raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::END_STREAM,
+            id,
+            &block,
+        )
+    });
+    t.expect_goaway(CALM);
+    assert!(
+        sent <= 201,
+        "{sent} requests answered 405/415 before the end"
+    );
+    assert!(t.seen.headers <= 200, "{} answers", t.seen.headers);
+    assert_eq!(t.calls, 0);
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// Before: a request in an unsupported `grpc-encoding`, or with a
+/// malformed `:path` or `grpc-timeout`, was answered (UNIMPLEMENTED,
+/// INTERNAL) each time, forever. After: charged like the HTTP errors.
+#[test]
+fn unservable_grpc_requests_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let (sent, _) = flood(&mut t, 10_000, |t, id| {
+        let mut fields = grpc_request("/a.B/C");
+        match id % 6 {
+            1 => fields.push(f("grpc-encoding", "br")),
+            3 => fields[2] = f(":path", "no-slash"),
+            _ => fields.push(f("grpc-timeout", "1x")),
+        }
+        let block = t.block(&fields);
+        raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::END_STREAM,
+            id,
+            &block,
+        )
+    });
+    t.expect_goaway(CALM);
+    assert!(
+        sent <= 201,
+        "{sent} unservable requests answered before the end"
+    );
+    assert_eq!(t.calls, 0, "none reaches the application");
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// Requests past SETTINGS_MAX_CONCURRENT_STREAMS are refused with
+/// RST_STREAM(REFUSED_STREAM); each refusal is charged to
+/// `error_answer_rate`. (Already bounded before this change, through
+/// the reset budget that `error_answer_rate` replaces.)
+#[test]
+fn refused_stream_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    // 100 calls the application leaves open fill the stream limit.
+    let (_, _) = flood(&mut t, 100, |t, id| t.request_bytes(id, false));
+    assert_eq!(t.calls, 100);
+    let resets_before = t.seen.resets;
+    let mut sent = 0;
+    for i in 100..10_100u32 {
+        let b = t.request_bytes(1 + 2 * i, true);
+        t.feed(&b);
+        sent += 1;
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    t.expect_goaway(CALM);
+    assert!(sent <= 201, "{sent} refused streams before the end");
+    assert!(t.seen.resets - resets_before <= 200);
+    assert_eq!(t.calls, 100);
+}
+
+/// Before: messages the server cannot accept (over the size limit here)
+/// were answered RESOURCE_EXHAUSTED on every call. After: charged.
+#[test]
+fn oversized_message_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let (sent, _) = flood(&mut t, 10_000, |t, id| {
+        let mut b = t.request_bytes(id, false);
+        // A prefix announcing a 1 GiB message: refused from the prefix alone.
+        let mut msg = vec![0u8];
+        msg.extend((1u32 << 30).to_be_bytes());
+        b.extend(raw_frame(kind::DATA, flags::END_STREAM, id, &msg));
+        b
+    });
+    t.expect_goaway(CALM);
+    assert!(
+        sent <= 201,
+        "{sent} oversized messages answered before the end"
+    );
+    assert!(t.seen.headers <= 200, "{} answers", t.seen.headers);
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// The budget is a rate: a client that gets an error answer now and then
+/// keeps its connection (one 431 per second for a minute here).
+#[test]
+fn occasional_error_answers_are_not_a_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    for i in 0..60u32 {
+        let mut b = oversized_request(&mut t, 1 + 4 * i, true);
+        let mut get = grpc_request("/a.B/C");
+        get[0] = f(":method", "GET");
+        let block = t.block(&get);
+        let fl = flags::END_HEADERS | flags::END_STREAM;
+        b.extend(raw_frame(kind::HEADERS, fl, 3 + 4 * i, &block));
+        t.feed(&b);
+        t.advance(Duration::from_secs(1));
+    }
+    assert_eq!(t.seen.headers, 120, "every request answered (431 or 405)");
+    t.expect_alive();
+}
