@@ -83,7 +83,9 @@ pub enum Event {
         call: CallId,
         /// `/package.Service/Method`.
         path: MethodPath,
-        /// `:authority` of the request, if sent.
+        /// `:authority` of the request, or its `host` field when it has
+        /// no `:authority` (RFC 9113 §8.3.1; a request where both are
+        /// present and differ is malformed and never gets here).
         authority: Option<Bytes>,
         /// Custom metadata of the request.
         metadata: Metadata,
@@ -194,7 +196,7 @@ struct KnownRequest {
     /// The block's replay stamp: the same stamp, the same fields.
     stamp: u64,
     path: MethodPath,
-    /// The index of the `:authority` field.
+    /// The index of the `:authority` field, else of `host`.
     authority_at: Option<usize>,
     /// The fields that are metadata (see `Metadata::ascii_mask`).
     metadata: u32,
@@ -814,7 +816,10 @@ impl Connection {
             self.known_request = Some(KnownRequest {
                 stamp,
                 path: path.clone(),
-                authority_at: fields.iter().position(|f| f.name[..] == *b":authority"),
+                authority_at: fields
+                    .iter()
+                    .position(|f| f.name[..] == *b":authority")
+                    .or_else(|| fields.iter().position(|f| f.name[..] == *b"host")),
                 metadata: mask,
                 inbound_encoding: encodings.0,
                 encoding: encodings.1,
@@ -823,7 +828,9 @@ impl Connection {
         self.events.push_back(Event::Call {
             call: id,
             path,
-            authority: known.authority.cloned(),
+            // Without :authority, `host` names it (RFC 9113 §8.3.1); when
+            // both are there the HTTP/2 layer made sure they agree.
+            authority: known.authority.or(known.host).cloned(),
             metadata,
             deadline,
         });
@@ -938,6 +945,7 @@ struct RequestFields<'a> {
     method: Option<&'a Bytes>,
     path: Option<&'a Bytes>,
     authority: Option<&'a Bytes>,
+    host: Option<&'a Bytes>,
     content_type: Option<&'a Bytes>,
     timeout: Option<&'a Bytes>,
     encoding: Option<&'a Bytes>,
@@ -952,6 +960,7 @@ impl<'a> RequestFields<'a> {
                 b":method" => &mut r.method,
                 b":path" => &mut r.path,
                 b":authority" => &mut r.authority,
+                b"host" => &mut r.host,
                 b"content-type" => &mut r.content_type,
                 b"grpc-timeout" => &mut r.timeout,
                 b"grpc-encoding" => &mut r.encoding,
@@ -1015,6 +1024,54 @@ mod tests {
         assert!(calls[3].2.get("user-agent").is_some());
         assert_eq!(calls[5].2.get("x-b"), Some("2"));
         assert_eq!(calls[4].2.get("x-b"), None);
+    }
+
+    /// The authority of a call: `:authority`, else `host` (RFC 9113
+    /// §8.3.1), read the same from a fresh block and from a replayed one.
+    #[test]
+    fn host_names_the_authority_when_there_is_no_authority_pseudo_header() {
+        use crate::frame::{self, FrameHeader, StreamId, flags, kind};
+        let raw = |k: u8, fl: u8, id: u32, payload: &[u8]| {
+            let mut v = FrameHeader {
+                length: payload.len() as u32,
+                kind: k,
+                flags: fl,
+                stream_id: StreamId(id),
+            }
+            .to_bytes()
+            .to_vec();
+            v.extend_from_slice(payload);
+            v
+        };
+        let now = Instant::now();
+        let mut s = Connection::new(Config::default(), now);
+        let mut enc = crate::hpack::Encoder::new();
+        let mut b = frame::PREFACE.to_vec();
+        b.extend(raw(kind::SETTINGS, 0, 0, &[]));
+        let fields = [
+            Field::new(&b":method"[..], &b"POST"[..]),
+            Field::new(&b":scheme"[..], &b"http"[..]),
+            Field::new(&b":path"[..], &b"/a.B/C"[..]),
+            Field::new(&b"host"[..], &b"svc.example:50051"[..]),
+            Field::new(&b"content-type"[..], &b"application/grpc"[..]),
+        ];
+        // The third block, a replay of the second, takes the fast path.
+        for id in [1, 3, 5] {
+            let mut block = bytes::BytesMut::new();
+            enc.encode(fields.iter(), &mut block);
+            let fl = flags::END_HEADERS | flags::END_STREAM;
+            b.extend(raw(kind::HEADERS, fl, id, &block));
+        }
+        s.recv(Bytes::from(b), now).unwrap();
+        let mut authorities = Vec::new();
+        while let Some(ev) = s.poll_event() {
+            if let Event::Call { authority, .. } = ev {
+                authorities.push(authority);
+            }
+        }
+        let want = Some(Bytes::from_static(b"svc.example:50051"));
+        assert_eq!(authorities, [want.clone(), want.clone(), want]);
+        assert!(s.known_request.is_some(), "the blocks were replayed");
     }
 
     #[test]
