@@ -19,7 +19,11 @@ pub enum ReleaseMode {
 /// When released credit is announced with WINDOW_UPDATE (RFC 9113 §6.9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowUpdatePolicy {
-    /// Announce every release at once (many small frames).
+    /// Announce every release at once (many small frames). A peer sending
+    /// 1-byte DATA frames then gets two WINDOW_UPDATEs (stream and
+    /// connection, 26 bytes) per 10-byte frame: 2.6 bytes back per byte
+    /// received, bounded by `max_pending_control_bytes` if it does not
+    /// read them. `Fraction` sends one per fraction of the window instead.
     Immediate,
     /// Announce once the unannounced credit reaches this fraction of the
     /// window, as `1/n` (2 = half the window). Fewer frames, same throughput
