@@ -533,14 +533,15 @@ mod tests {
         let mut r = grpc_request();
         r[2] = f(":path", "");
         rejects(&r, BlockKind::Request, "§8.3.1");
-        // :authority and host may differ: not rejected.
-        assert!(
-            check(
-                &with(grpc_request(), f("host", "other.example")),
-                BlockKind::Request
-            )
-            .is_ok()
+        // host and :authority that differ: malformed (§8.3.1 SHOULD);
+        // the same host, in any case, is fine.
+        rejects(
+            &with(grpc_request(), f("host", "other.example")),
+            BlockKind::Request,
+            "§8.3.1",
         );
+        let same = f("host", "Example.COM");
+        assert!(check(&with(grpc_request(), same), BlockKind::Request).is_ok());
     }
 
     #[test]
