@@ -774,7 +774,9 @@ impl Connection {
                 let status = match by {
                     ResetBy::Remote => Status::new(
                         Code::from_h2_reset(code),
-                        format!("stream reset by the server with {code:?}"),
+                        format!(
+                            "the server reset the stream (RST_STREAM with {code}, RFC 9113 §6.4)"
+                        ),
                     ),
                     ResetBy::Local { reason } => {
                         Status::internal(format!("server broke HTTP/2: {reason}"))

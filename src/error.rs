@@ -70,9 +70,15 @@ impl fmt::Debug for ErrorCode {
     }
 }
 
+/// The RFC 9113 §7 name (`PROTOCOL_ERROR`), or `unknown error code 0x2a`
+/// for a code the RFC does not define: text meant for people, as in status
+/// messages and logs.
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "unknown error code {:#x}", self.0),
+        }
     }
 }
 
@@ -139,7 +145,7 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Protocol { code, reason } => {
                 write!(f, "connection error {code}: {reason}")
             }
-            ConnectionError::Remote { code, .. } => write!(f, "peer sent GOAWAY {code}"),
+            ConnectionError::Remote { code, .. } => write!(f, "the peer sent GOAWAY with {code}"),
             ConnectionError::Timeout { what, .. } => write!(f, "timed out waiting for {what}"),
             ConnectionError::TransportClosed => f.write_str("transport closed"),
             ConnectionError::Local { code } => write!(f, "closed locally with {code}"),

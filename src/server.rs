@@ -94,7 +94,9 @@ pub enum Event {
         call: CallId,
         /// `/package.Service/Method`.
         path: MethodPath,
-        /// `:authority` of the request, if sent.
+        /// `:authority` of the request, or its `host` field when it has
+        /// no `:authority` (RFC 9113 §8.3.1; a request where both are
+        /// present and differ is malformed and never gets here).
         authority: Option<Bytes>,
         /// Custom metadata of the request.
         metadata: Metadata,
@@ -207,7 +209,7 @@ struct KnownRequest {
     /// The block's replay stamp: the same stamp, the same fields.
     stamp: u64,
     path: MethodPath,
-    /// The index of the `:authority` field.
+    /// The index of the `:authority` field, else of `host`.
     authority_at: Option<usize>,
     /// The fields that are metadata (see `Metadata::ascii_mask`).
     metadata: u32,
@@ -601,9 +603,15 @@ impl Connection {
     }
 
     /// Ends a call the application did not finish, with a status sent to
-    /// the client, and tells the application.
+    /// the client, and tells the application. The client's fault (a
+    /// message over the limit, one that does not decompress, a cut
+    /// message), so the answer is charged to `error_answer_rate`.
     fn abort(&mut self, id: CallId, status: Status) {
         if self.calls.contains_key(&id) {
+            if !self.h2.charge_error_answer() {
+                // The connection is over: its Closed event ends the call.
+                return;
+            }
             let _ = self.end_call(id, status.clone(), &Metadata::new());
             self.events.push_back(Event::Cancelled { call: id, status });
         }
@@ -647,7 +655,9 @@ impl Connection {
                         }
                         ResetBy::Remote => Status::new(
                             Code::from_h2_reset(code),
-                            format!("stream reset by the client with {code:?}"),
+                            format!(
+                                "the client reset the stream (RST_STREAM with {code}, RFC 9113 §6.4)"
+                            ),
                         ),
                         ResetBy::Local { reason } => {
                             Status::internal(format!("client broke HTTP/2: {reason}"))
@@ -723,9 +733,13 @@ impl Connection {
             }
             return;
         }
+        // Requests we cannot serve as sent: each answer is charged to
+        // `error_answer_rate`, so repeating them ends the connection.
         let http_error = |this: &mut Self, status: &'static [u8]| {
-            let f = [Field::new(&b":status"[..], status)];
-            let _ = this.h2.send_headers(stream, &f, true);
+            if this.h2.charge_error_answer() {
+                let f = [Field::new(&b":status"[..], status)];
+                let _ = this.h2.send_headers(stream, &f, true);
+            }
         };
         let known = RequestFields::find(fields);
         if known.method.map(|m| m.as_ref()) != Some(b"POST") {
@@ -754,8 +768,9 @@ impl Connection {
                 .ok_or_else(|| Status::unimplemented("malformed :path"))?;
             let path = self.recent_paths.get(path);
             if let Some(t) = known.timeout {
-                let d = timeout::parse(t)
-                    .map_err(|e| Status::internal(format!("malformed grpc-timeout: {e:?}")))?;
+                let d = timeout::parse(t).map_err(|e| {
+                    Status::internal(format!("malformed {e} (PROTOCOL-HTTP2.md, Timeout)"))
+                })?;
                 // A timeout the clock cannot represent is no deadline at all.
                 call.deadline = self.now.checked_add(d);
             }
@@ -780,7 +795,7 @@ impl Connection {
                 call.encoding = want;
             }
             let metadata = Metadata::from_fields(fields)
-                .map_err(|e| Status::internal(format!("malformed metadata: {e:?}")))?;
+                .map_err(|e| Status::internal(format!("malformed request metadata: {e}")))?;
             Ok((path, metadata))
         })();
         let deadline = call.deadline;
@@ -789,6 +804,12 @@ impl Connection {
         let (path, metadata) = match refusal {
             Ok(v) => v,
             Err(status) => {
+                if !self.h2.charge_error_answer() {
+                    // The connection is over, and the application never
+                    // heard of this call.
+                    self.calls.remove(&id);
+                    return;
+                }
                 if status.code == Code::Unimplemented && status.message.starts_with("grpc-encoding")
                 {
                     self.reject_encoding(id, status);
@@ -810,7 +831,10 @@ impl Connection {
             self.known_request = Some(KnownRequest {
                 stamp,
                 path: path.clone(),
-                authority_at: fields.iter().position(|f| f.name[..] == *b":authority"),
+                authority_at: fields
+                    .iter()
+                    .position(|f| f.name[..] == *b":authority")
+                    .or_else(|| fields.iter().position(|f| f.name[..] == *b"host")),
                 metadata: mask,
                 inbound_encoding: encodings.0,
                 encoding: encodings.1,
@@ -819,7 +843,9 @@ impl Connection {
         self.events.push_back(Event::Call {
             call: id,
             path,
-            authority: known.authority.cloned(),
+            // Without :authority, `host` names it (RFC 9113 §8.3.1); when
+            // both are there the HTTP/2 layer made sure they agree.
+            authority: known.authority.or(known.host).cloned(),
             metadata,
             deadline,
         });
@@ -946,6 +972,7 @@ struct RequestFields<'a> {
     method: Option<&'a Bytes>,
     path: Option<&'a Bytes>,
     authority: Option<&'a Bytes>,
+    host: Option<&'a Bytes>,
     content_type: Option<&'a Bytes>,
     timeout: Option<&'a Bytes>,
     encoding: Option<&'a Bytes>,
@@ -960,6 +987,7 @@ impl<'a> RequestFields<'a> {
                 b":method" => &mut r.method,
                 b":path" => &mut r.path,
                 b":authority" => &mut r.authority,
+                b"host" => &mut r.host,
                 b"content-type" => &mut r.content_type,
                 b"grpc-timeout" => &mut r.timeout,
                 b"grpc-encoding" => &mut r.encoding,
@@ -1023,6 +1051,54 @@ mod tests {
         assert!(calls[3].2.get("user-agent").is_some());
         assert_eq!(calls[5].2.get("x-b"), Some("2"));
         assert_eq!(calls[4].2.get("x-b"), None);
+    }
+
+    /// The authority of a call: `:authority`, else `host` (RFC 9113
+    /// §8.3.1), read the same from a fresh block and from a replayed one.
+    #[test]
+    fn host_names_the_authority_when_there_is_no_authority_pseudo_header() {
+        use crate::frame::{self, FrameHeader, StreamId, flags, kind};
+        let raw = |k: u8, fl: u8, id: u32, payload: &[u8]| {
+            let mut v = FrameHeader {
+                length: payload.len() as u32,
+                kind: k,
+                flags: fl,
+                stream_id: StreamId(id),
+            }
+            .to_bytes()
+            .to_vec();
+            v.extend_from_slice(payload);
+            v
+        };
+        let now = Instant::now();
+        let mut s = Connection::new(Config::default(), now);
+        let mut enc = crate::hpack::Encoder::new();
+        let mut b = frame::PREFACE.to_vec();
+        b.extend(raw(kind::SETTINGS, 0, 0, &[]));
+        let fields = [
+            Field::new(&b":method"[..], &b"POST"[..]),
+            Field::new(&b":scheme"[..], &b"http"[..]),
+            Field::new(&b":path"[..], &b"/a.B/C"[..]),
+            Field::new(&b"host"[..], &b"svc.example:50051"[..]),
+            Field::new(&b"content-type"[..], &b"application/grpc"[..]),
+        ];
+        // The third block, a replay of the second, takes the fast path.
+        for id in [1, 3, 5] {
+            let mut block = bytes::BytesMut::new();
+            enc.encode(fields.iter(), &mut block);
+            let fl = flags::END_HEADERS | flags::END_STREAM;
+            b.extend(raw(kind::HEADERS, fl, id, &block));
+        }
+        s.recv(Bytes::from(b), now).unwrap();
+        let mut authorities = Vec::new();
+        while let Some(ev) = s.poll_event() {
+            if let Event::Call { authority, .. } = ev {
+                authorities.push(authority);
+            }
+        }
+        let want = Some(Bytes::from_static(b"svc.example:50051"));
+        assert_eq!(authorities, [want.clone(), want.clone(), want]);
+        assert!(s.known_request.is_some(), "the blocks were replayed");
     }
 
     #[test]

@@ -101,6 +101,9 @@ struct Seen {
     resets: usize,
     data_frames: usize,
     headers: usize,
+    /// Frames and bytes we sent (the answers' cost).
+    frames: usize,
+    bytes: usize,
 }
 
 /// Our gRPC server under attack.
@@ -118,6 +121,8 @@ struct Target {
     calls: usize,
     messages: Vec<Bytes>,
     cancelled: Vec<Status>,
+    /// When the target was made (for `work_per_peer_byte_is_bounded`).
+    made: Instant,
 }
 
 impl Target {
@@ -135,6 +140,7 @@ impl Target {
             calls: 0,
             messages: Vec::new(),
             cancelled: Vec::new(),
+            made: now,
         };
         let mut hello = frame::PREFACE.to_vec();
         hello.extend(raw_frame(kind::SETTINGS, 0, 0, &[]));
@@ -207,10 +213,12 @@ impl Target {
     fn drain_output(&mut self) {
         while let Some(t) = self.conn.poll_transmit() {
             for c in t.chunks() {
+                self.seen.bytes += c.len();
                 self.out.push(c.clone());
             }
         }
         while let Ok(Some(fr)) = self.out.decode() {
+            self.seen.frames += 1;
             match fr {
                 Frame::GoAway(g) => {
                     self.seen.goaway.get_or_insert(g.code);
@@ -883,6 +891,7 @@ fn no_settings_ack_times_out() {
         calls: 0,
         messages: Vec::new(),
         cancelled: Vec::new(),
+        made: now,
     };
     let mut hello = frame::PREFACE.to_vec();
     hello.extend(raw_frame(kind::SETTINGS, 0, 0, &[]));
@@ -1245,4 +1254,448 @@ fn partial_messages_across_streams_are_bounded_per_connection() {
     assert!(t.cancelled[0].message.contains("max_buffered_bytes"));
     heap.expect_below((1 << 20) + 512 * KIB, "partial messages");
     t.expect_held_below(baseline() + (1 << 20) + 256 * KIB);
+}
+
+// ----------------------------------------------------------------------
+// Answers the peer can make us repeat (issue 13, item 2)
+// ----------------------------------------------------------------------
+
+/// Sends `n` requests built by `request(t, stream id)`, one `recv` each,
+/// until the connection ends; returns how many were sent and the bytes
+/// they made (the attacker's cost, and the bound of what we decoded).
+fn flood(
+    t: &mut Target,
+    n: u32,
+    mut request: impl FnMut(&mut Target, u32) -> Vec<u8>,
+) -> (u32, usize) {
+    let (mut sent, mut bytes) = (0, 0);
+    for i in 0..n {
+        let b = request(t, 1 + 2 * i);
+        bytes += b.len();
+        t.feed(&b);
+        sent += 1;
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    (sent, bytes)
+}
+
+/// A request whose header list (one 20 KB field) is over the 16 KiB
+/// limit, as HEADERS and CONTINUATION frames within the frame size.
+fn oversized_request(t: &mut Target, id: u32, end_stream: bool) -> Vec<u8> {
+    let mut fields = grpc_request("/a.B/C");
+    fields.push(f("x-big", &"v".repeat(20_000)));
+    let block = t.block(&fields);
+    let (a, b) = block.split_at(block.len() / 2);
+    let end = if end_stream { flags::END_STREAM } else { 0 };
+    let mut bytes = raw_frame(kind::HEADERS, end, id, a);
+    bytes.extend(raw_frame(kind::CONTINUATION, flags::END_HEADERS, id, b));
+    bytes
+}
+
+/// Before: every request whose header list is over the 16 KiB limit was
+/// decoded in full and answered HTTP 431 + RST_STREAM, forever (one
+/// connection made the server decode 256 MiB of header blocks). After:
+/// each 431 is charged to `error_answer_rate` (200 per 10 s), so 10,000
+/// such requests end in GOAWAY(ENHANCE_YOUR_CALM) after at most 201
+/// blocks, which bounds the header bytes decoded.
+#[test]
+fn oversized_header_lists_are_not_answered_forever() {
+    let mut t = Target::default_server(Peer::Reads);
+    // One 20 KB literal per request (never indexed: every block is fully
+    // new work for the decoder), over the limit on its own.
+    let (sent, bytes) = flood(&mut t, 10_000, |t, id| oversized_request(t, id, false));
+    t.expect_goaway(CALM);
+    assert_eq!(
+        t.conn.h2().error().map(|e| e.code()),
+        Some(CALM),
+        "a typed connection error"
+    );
+    assert!(
+        sent <= 201,
+        "{sent} oversized requests decoded before the end"
+    );
+    assert!(t.seen.headers <= 200, "{} answers of 431", t.seen.headers);
+    assert!(
+        bytes <= 201 * 20_200,
+        "{bytes} header-block bytes decoded before the end"
+    );
+    assert_eq!(t.calls, 0);
+    t.expect_held_below(baseline() + 96 * KIB);
+}
+
+/// Before: a request with the wrong method (HTTP 405) or content-type
+/// (HTTP 415) was answered each time, the connection never closed. After:
+/// the answers are charged to `error_answer_rate`.
+#[test]
+fn wrong_method_and_content_type_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let (sent, _) = flood(&mut t, 10_000, |t, id| {
+        let mut fields = grpc_request("/a.B/C");
+        if id % 4 == 1 {
+            fields[0] = f(":method", "GET");
+        } else {
+            fields[4] = f("content-type", "text/html");
+        }
+        let block = t.block(&fields);
+        raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::END_STREAM,
+            id,
+            &block,
+        )
+    });
+    t.expect_goaway(CALM);
+    assert!(
+        sent <= 201,
+        "{sent} requests answered 405/415 before the end"
+    );
+    assert!(t.seen.headers <= 200, "{} answers", t.seen.headers);
+    assert_eq!(t.calls, 0);
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// Before: a request in an unsupported `grpc-encoding`, or with a
+/// malformed `:path` or `grpc-timeout`, was answered (UNIMPLEMENTED,
+/// INTERNAL) each time, forever. After: charged like the HTTP errors.
+#[test]
+fn unservable_grpc_requests_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let (sent, _) = flood(&mut t, 10_000, |t, id| {
+        let mut fields = grpc_request("/a.B/C");
+        match id % 6 {
+            1 => fields.push(f("grpc-encoding", "br")),
+            3 => fields[2] = f(":path", "no-slash"),
+            _ => fields.push(f("grpc-timeout", "1x")),
+        }
+        let block = t.block(&fields);
+        raw_frame(
+            kind::HEADERS,
+            flags::END_HEADERS | flags::END_STREAM,
+            id,
+            &block,
+        )
+    });
+    t.expect_goaway(CALM);
+    assert!(
+        sent <= 201,
+        "{sent} unservable requests answered before the end"
+    );
+    assert_eq!(t.calls, 0, "none reaches the application");
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// Requests past SETTINGS_MAX_CONCURRENT_STREAMS are refused with
+/// RST_STREAM(REFUSED_STREAM); each refusal is charged to
+/// `error_answer_rate`. (Already bounded before this change, through
+/// the reset budget that `error_answer_rate` replaces.)
+#[test]
+fn refused_stream_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    // 100 calls the application leaves open fill the stream limit.
+    let (_, _) = flood(&mut t, 100, |t, id| t.request_bytes(id, false));
+    assert_eq!(t.calls, 100);
+    let resets_before = t.seen.resets;
+    let mut sent = 0;
+    for i in 100..10_100u32 {
+        let b = t.request_bytes(1 + 2 * i, true);
+        t.feed(&b);
+        sent += 1;
+        if t.conn.is_closed() {
+            break;
+        }
+    }
+    t.expect_goaway(CALM);
+    assert!(sent <= 201, "{sent} refused streams before the end");
+    assert!(t.seen.resets - resets_before <= 200);
+    assert_eq!(t.calls, 100);
+}
+
+/// Before: messages the server cannot accept (over the size limit here)
+/// were answered RESOURCE_EXHAUSTED on every call. After: charged.
+#[test]
+fn oversized_message_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    let (sent, _) = flood(&mut t, 10_000, |t, id| {
+        let mut b = t.request_bytes(id, false);
+        // A prefix announcing a 1 GiB message: refused from the prefix alone.
+        let mut msg = vec![0u8];
+        msg.extend((1u32 << 30).to_be_bytes());
+        b.extend(raw_frame(kind::DATA, flags::END_STREAM, id, &msg));
+        b
+    });
+    t.expect_goaway(CALM);
+    assert!(
+        sent <= 201,
+        "{sent} oversized messages answered before the end"
+    );
+    assert!(t.seen.headers <= 200, "{} answers", t.seen.headers);
+    t.expect_held_below(baseline() + 64 * KIB);
+}
+
+/// The budget is a rate: a client that gets an error answer now and then
+/// keeps its connection (one 431 per second for a minute here).
+#[test]
+fn occasional_error_answers_are_not_a_flood() {
+    let mut t = Target::default_server(Peer::Reads);
+    for i in 0..60u32 {
+        let mut b = oversized_request(&mut t, 1 + 4 * i, true);
+        let mut get = grpc_request("/a.B/C");
+        get[0] = f(":method", "GET");
+        let block = t.block(&get);
+        let fl = flags::END_HEADERS | flags::END_STREAM;
+        b.extend(raw_frame(kind::HEADERS, fl, 3 + 4 * i, &block));
+        t.feed(&b);
+        t.advance(Duration::from_secs(1));
+    }
+    assert_eq!(t.seen.headers, 120, "every request answered (431 or 405)");
+    t.expect_alive();
+}
+
+// ----------------------------------------------------------------------
+// Work per byte the peer sends (the figures of the README's Security section)
+// ----------------------------------------------------------------------
+
+/// One row of `work_per_peer_byte_is_bounded`.
+struct Cost {
+    what: &'static str,
+    /// Bytes the peer sent, after the handshake.
+    peer_bytes: usize,
+    /// Header-list bytes (RFC 9113 §6.5.2 count) the blocks we decoded
+    /// expand to. Past the limit, indexed fields are counted, not copied:
+    /// what is materialized stays under `max_header_list_size` per block.
+    decoded: usize,
+    /// Frames and bytes we sent in answer.
+    frames: usize,
+    bytes: usize,
+    outcome: Option<ErrorCode>,
+    /// Time since the pattern's target was made (an unoptimized build
+    /// says little; run with `--release` for figures).
+    elapsed: Duration,
+}
+
+impl Cost {
+    fn of(what: &'static str, t: &mut Target, peer_bytes: usize, decoded: usize) -> Cost {
+        t.drain_output();
+        Cost {
+            what,
+            peer_bytes,
+            decoded,
+            frames: t.seen.frames,
+            bytes: t.seen.bytes,
+            outcome: t.seen.goaway,
+            elapsed: t.made.elapsed(),
+        }
+    }
+}
+
+/// Feeds `frames` one `recv` each until the connection ends; the bytes fed.
+fn feed_counted(t: &mut Target, frames: impl IntoIterator<Item = Vec<u8>>) -> usize {
+    let mut n = 0;
+    for fr in frames {
+        if t.conn.is_closed() {
+            break;
+        }
+        n += fr.len();
+        t.feed(&fr);
+    }
+    n
+}
+
+fn list_size(fields: &[Field]) -> usize {
+    fields
+        .iter()
+        .map(|f| f.name.len() + f.value.len() + 32)
+        .sum()
+}
+
+/// A fresh target whose handshake output is already counted out.
+fn measured_target(config: server::Config) -> Target {
+    let mut t = Target::server(config, Peer::Reads);
+    t.drain_output();
+    t.seen = Seen::default();
+    t.made = Instant::now();
+    t
+}
+
+/// What each cheap pattern costs us per byte the peer sends: header
+/// bytes decoded, frames and bytes sent back, and how it ends. Run with
+/// `--nocapture` to print the table; the asserts keep the ratios bounded.
+#[test]
+fn work_per_peer_byte_is_bounded() {
+    let mut rows = Vec::new();
+
+    // Over-limit header lists (20 KB literal, never indexed), one per request.
+    let mut t = measured_target(server::Config::default());
+    let mut decoded = 0;
+    let mut peer = 0;
+    for i in 0..10_000u32 {
+        if t.conn.is_closed() {
+            break;
+        }
+        let mut fields = grpc_request("/a.B/C");
+        fields.push(f("x-big", &"v".repeat(20_000)));
+        decoded += list_size(&fields);
+        let b = oversized_request(&mut t, 1 + 2 * i, false);
+        peer += b.len();
+        t.feed(&b);
+    }
+    rows.push(Cost::of(
+        "oversized header lists (431)",
+        &mut t,
+        peer,
+        decoded,
+    ));
+
+    // HPACK bomb: a 4 KB entry, then blocks of 1-byte references to it.
+    let mut t = measured_target(server::Config::default());
+    let mut first = t.block(&grpc_request("/a.B/C")).to_vec();
+    first.extend(literal_indexed(b"x-bomb", &[b'a'; 4000]));
+    let fl = flags::END_HEADERS | flags::END_STREAM;
+    let mut peer = feed_counted(&mut t, [raw_frame(kind::HEADERS, fl, 1, &first)]);
+    let mut decoded = 4100;
+    let bombs = (1..10_000u32).map(|i| {
+        let mut b = vec![0x83, 0x86, 0x04, 6];
+        b.extend(b"/a.B/C");
+        b.extend(std::iter::repeat_n(0xbe, 1000));
+        raw_frame(kind::HEADERS, fl, 1 + 2 * i, &b)
+    });
+    for b in bombs {
+        if t.conn.is_closed() {
+            break;
+        }
+        decoded += 1000 * (6 + 4000 + 32);
+        peer += b.len();
+        t.feed(&b);
+    }
+    rows.push(Cost::of(
+        "HPACK bomb (1-byte indices, 431)",
+        &mut t,
+        peer,
+        decoded,
+    ));
+
+    // 405 answers to a request HPACK makes 10 bytes long.
+    let mut t = measured_target(server::Config::default());
+    let mut get = grpc_request("/a.B/C");
+    get[0] = f(":method", "GET");
+    let mut peer = 0;
+    let mut decoded = 0;
+    for i in 0..10_000u32 {
+        if t.conn.is_closed() {
+            break;
+        }
+        let block = t.block(&get);
+        let b = raw_frame(kind::HEADERS, fl, 1 + 2 * i, &block);
+        peer += b.len();
+        decoded += list_size(&get);
+        t.feed(&b);
+    }
+    rows.push(Cost::of("HTTP 405 answers", &mut t, peer, decoded));
+
+    // REFUSED_STREAM past the stream limit.
+    let mut t = measured_target(server::Config::default());
+    let mut peer = 0;
+    let mut decoded = 0;
+    for i in 0..10_100u32 {
+        if t.conn.is_closed() {
+            break;
+        }
+        let b = t.request_bytes(1 + 2 * i, false);
+        peer += b.len();
+        decoded += list_size(&grpc_request("/attack.Svc/Call"));
+        t.feed(&b);
+    }
+    rows.push(Cost::of(
+        "REFUSED_STREAM (past 100 streams)",
+        &mut t,
+        peer,
+        decoded,
+    ));
+
+    // 1-byte DATA frames, each window policy: WINDOW_UPDATEs sent back.
+    for (what, policy) in [
+        (
+            "1-byte DATA, WINDOW_UPDATE at 1/2 window",
+            grpc_sansio::h2::WindowUpdatePolicy::Fraction(2),
+        ),
+        (
+            "1-byte DATA, WindowUpdatePolicy::Immediate",
+            grpc_sansio::h2::WindowUpdatePolicy::Immediate,
+        ),
+    ] {
+        let mut config = server::Config::default();
+        config.h2.window_update_policy = policy;
+        let mut t = measured_target(config);
+        let req = t.request_bytes(1, false);
+        let mut peer = feed_counted(&mut t, [req]);
+        let mut msg = vec![0u8];
+        msg.extend(1_000_000u32.to_be_bytes());
+        msg.resize(200_005, 7);
+        peer += feed_counted(
+            &mut t,
+            msg.iter().map(|b| raw_frame(kind::DATA, 0, 1, &[*b])),
+        );
+        rows.push(Cost::of(what, &mut t, peer, 0));
+    }
+
+    // SETTINGS, PING and PRIORITY floods.
+    let mut t = measured_target(server::Config::default());
+    let peer = feed_counted(
+        &mut t,
+        (0..10_000).map(|_| raw_frame(kind::SETTINGS, 0, 0, &[])),
+    );
+    rows.push(Cost::of("SETTINGS flood", &mut t, peer, 0));
+    let mut t = measured_target(server::Config::default());
+    let peer = feed_counted(
+        &mut t,
+        (0..10_000).map(|_| raw_frame(kind::PING, 0, 0, &[0; 8])),
+    );
+    rows.push(Cost::of("PING flood", &mut t, peer, 0));
+    let mut t = measured_target(server::Config::default());
+    let peer = feed_counted(
+        &mut t,
+        (0..10_000u32).map(|i| raw_frame(kind::PRIORITY, 0, 1 + 2 * i, &[0, 0, 0, 0, 16])),
+    );
+    rows.push(Cost::of("PRIORITY flood", &mut t, peer, 0));
+
+    eprintln!(
+        "| pattern | peer bytes | header-list bytes / peer byte | our frames \
+         | our bytes / peer byte | ns / peer byte | outcome |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        eprintln!(
+            "| {} | {} | {:.2} | {} | {:.3} | {:.1} | {} |",
+            r.what,
+            r.peer_bytes,
+            r.decoded as f64 / r.peer_bytes as f64,
+            r.frames,
+            r.bytes as f64 / r.peer_bytes as f64,
+            r.elapsed.as_nanos() as f64 / r.peer_bytes as f64,
+            r.outcome
+                .map_or("open".to_string(), |c| format!("GOAWAY {c}")),
+        );
+    }
+    for r in &rows {
+        // No more bytes sent than received (but the final GOAWAY), except
+        // where the configuration asks for a WINDOW_UPDATE per DATA frame.
+        let bound = if r.what.contains("Immediate") {
+            3 * r.peer_bytes
+        } else {
+            r.peer_bytes + 128
+        };
+        assert!(
+            r.bytes <= bound,
+            "{}: {} bytes for {}",
+            r.what,
+            r.bytes,
+            r.peer_bytes
+        );
+        // Every pattern that makes us answer per request ends.
+        if r.decoded > 0 {
+            assert_eq!(r.outcome, Some(CALM), "{}", r.what);
+        }
+    }
 }

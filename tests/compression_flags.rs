@@ -138,3 +138,51 @@ fn flags_stay_in_step_when_a_call_s_messages_are_dropped() {
     }
     assert_eq!(seen_b, Some((Bytes::from_static(b"b"), false)));
 }
+
+/// The status a gzip message over the receive limit gets is a sentence
+/// naming the limit and the setting, not Rust debug text (issue 13, 7).
+#[test]
+fn gzip_message_over_the_limit_is_refused_in_words() {
+    let now = Instant::now();
+    let config = Config {
+        max_receive_message_size: 1000,
+        ..Config::default()
+    };
+    let mut c = client::Connection::new(client::Config::default(), now);
+    let mut s = Connection::new(config, now);
+    shuttle(&mut c, &mut s, now);
+    let call = c.start_call(gzip_request(), now).unwrap();
+    // 10 KiB of zeros compress to a few dozen bytes: under the limit on
+    // the wire, over it once decompressed.
+    c.send_message(call, Bytes::from(vec![0u8; 10 << 10]))
+        .unwrap();
+    c.half_close(call).unwrap();
+    while let Some(t) = c.poll_transmit() {
+        for chunk in t.chunks() {
+            s.recv(chunk.clone(), now).unwrap();
+        }
+    }
+    let mut server_status = None;
+    while let Some(e) = s.poll_event() {
+        if let Event::Cancelled { status, .. } = e {
+            server_status = Some(status);
+        }
+    }
+    let want = "cannot decompress a gzip message: the decompressed message is larger \
+                than the 1000-byte limit (max_receive_message_size)";
+    let status = server_status.expect("the call is refused");
+    assert_eq!(status.code, grpc_sansio::grpc::Code::ResourceExhausted);
+    assert_eq!(status.message, want);
+    while let Some(t) = s.poll_transmit() {
+        for chunk in t.chunks() {
+            c.recv(chunk.clone(), now).unwrap();
+        }
+    }
+    let mut client_status = None;
+    while let Some(e) = c.poll_event() {
+        if let client::Event::Status { status, .. } = e {
+            client_status = Some(status);
+        }
+    }
+    assert_eq!(client_status.expect("a status").message, want);
+}

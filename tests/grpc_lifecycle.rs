@@ -345,6 +345,32 @@ fn server_h2_reset_forgets_the_call_and_its_deadline() {
     assert_idle(&mut p);
 }
 
+/// A stream reset with a code other than CANCEL ends the call with a
+/// status message for people: the code by its RFC 9113 §7 name, unknown
+/// codes in hex, never Rust debug text (issue 13, 7).
+#[test]
+fn reset_code_is_named_in_the_status_message() {
+    for (code, text) in [
+        (ErrorCode::PROTOCOL_ERROR, "PROTOCOL_ERROR"),
+        (ErrorCode(0x2a), "unknown error code 0x2a"),
+    ] {
+        let mut p = pair_split(usize::MAX);
+        let c = p
+            .client
+            .start_call(client::Request::new("/test.Svc/Unary"), p.now)
+            .unwrap();
+        p.drive();
+        let s = take_server_call(&mut p);
+        p.server.h2().reset_stream(stream_of(s), code).unwrap();
+        p.drive();
+        let status = status_of(&mut p, c);
+        assert_eq!(
+            status.message,
+            format!("the server reset the stream (RST_STREAM with {text}, RFC 9113 §6.4)")
+        );
+    }
+}
+
 #[test]
 fn client_deadline_each_kind() {
     for split in SPLITS {

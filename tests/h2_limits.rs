@@ -110,9 +110,9 @@ fn header_block_size_limit() {
 }
 
 #[test]
-fn local_reset_rate_limit_madeyoureset() {
+fn error_answer_rate_limit_madeyoureset() {
     let config = Config {
-        local_reset_rate: Rate::new(10, Duration::from_secs(10)),
+        error_answer_rate: Rate::new(10, Duration::from_secs(10)),
         ..Config::default()
     };
     Raw::run_with(config, |r| {

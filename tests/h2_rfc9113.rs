@@ -1361,6 +1361,35 @@ fn s8_3_1_missing_or_duplicate_request_pseudo_headers_are_malformed() {
     ]);
 }
 
+/// §8.3.1: a request whose `host` and `:authority` differ SHOULD be
+/// treated as malformed; we do. Equal values (hosts compare without
+/// regard to ASCII case) pass, and `host` alone may carry the authority.
+#[test]
+fn s8_3_1_host_and_authority_that_differ_are_malformed() {
+    let mut h = get("/");
+    h.push(f("host", "other.example"));
+    malformed(h);
+    // Two host fields that disagree say two things as well.
+    let mut h = get("/");
+    h.retain(|x| x.name.as_ref() != b":authority");
+    h.push(f("host", "a.example"));
+    h.push(f("host", "b.example"));
+    malformed(h);
+    let mut same = get("/");
+    same.push(f("host", "EXAMPLE.com"));
+    let mut alone = get("/");
+    alone.retain(|x| x.name.as_ref() != b":authority");
+    alone.push(f("host", "example.com"));
+    for ok in [same, alone] {
+        Raw::run(|r| {
+            r.handshake();
+            let hh = r.headers(1, &ok, true);
+            r.send(hh);
+            assert!(matches!(r.next_event(), Event::Headers { .. }));
+        });
+    }
+}
+
 #[test]
 fn s8_1_trailers_without_end_stream_are_malformed() {
     Raw::run(|r| {

@@ -105,7 +105,12 @@ impl Inbound {
         let limit = self.deframer.max_message_size();
         compression::decompress(self.encoding, &m.data, limit)
             .map(Some)
-            .map_err(|e| Status::new(e.code(), format!("decompressing message: {e:?}")))
+            .map_err(|e| {
+                Status::new(
+                    e.code(),
+                    format!("cannot decompress a {} message: {e}", self.encoding),
+                )
+            })
     }
 
     /// At end of stream: a message cut short is an error.
@@ -175,8 +180,12 @@ pub(crate) fn frame_message(
         data
     } else {
         let mut out = Vec::with_capacity(data.len() / 2 + 16);
-        compression::compress(encoding, &data, &mut out)
-            .map_err(|e| Status::new(e.code(), format!("compressing message: {e:?}")))?;
+        compression::compress(encoding, &data, &mut out).map_err(|e| {
+            Status::new(
+                e.code(),
+                format!("cannot compress a {encoding} message: {e}"),
+            )
+        })?;
         Bytes::from(out)
     };
     let len = u32::try_from(body.len())

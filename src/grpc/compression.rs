@@ -191,13 +191,19 @@ impl fmt::Display for CompressionError {
         match self {
             CompressionError::Unsupported => write!(
                 f,
-                "message encoding not supported (supported: {})",
+                "the message encoding is not supported (supported: {})",
                 accept_encoding_value()
             ),
             CompressionError::TooLarge { limit } => {
-                write!(f, "decompressed message larger than max ({limit} bytes)")
+                write!(
+                    f,
+                    "the decompressed message is larger than the {limit}-byte limit \
+                     (max_receive_message_size)"
+                )
             }
-            CompressionError::Corrupt => f.write_str("corrupt compressed message"),
+            CompressionError::Corrupt => f.write_str(
+                "the compressed message is not a valid, complete stream of its encoding",
+            ),
         }
     }
 }

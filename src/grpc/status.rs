@@ -330,7 +330,7 @@ impl Status {
     pub fn from_h2_reset(code: ErrorCode) -> Status {
         Status::new(
             Code::from_h2_reset(code),
-            format!("stream reset by peer with {code}"),
+            format!("the peer reset the stream (RST_STREAM with {code}, RFC 9113 §6.4)"),
         )
     }
 
@@ -414,6 +414,18 @@ pub fn decode_message(value: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_statuses_name_the_code() {
+        assert_eq!(
+            Status::from_h2_reset(ErrorCode::REFUSED_STREAM).message,
+            "the peer reset the stream (RST_STREAM with REFUSED_STREAM, RFC 9113 §6.4)"
+        );
+        assert_eq!(
+            Status::from_h2_reset(ErrorCode(0xff)).message,
+            "the peer reset the stream (RST_STREAM with unknown error code 0xff, RFC 9113 §6.4)"
+        );
+    }
 
     #[test]
     fn numbers_and_names() {

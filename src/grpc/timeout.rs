@@ -55,10 +55,10 @@ pub enum TimeoutError {
 impl fmt::Display for TimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TimeoutError::NoDigits => f.write_str("grpc-timeout has no digits"),
-            TimeoutError::TooManyDigits => f.write_str("grpc-timeout has more than 8 digits"),
-            TimeoutError::InvalidByte(b) => write!(f, "grpc-timeout has invalid byte {b:#04x}"),
-            TimeoutError::MissingUnit => f.write_str("grpc-timeout has no unit"),
+            TimeoutError::NoDigits => f.write_str("grpc-timeout: no digits before the unit"),
+            TimeoutError::TooManyDigits => f.write_str("grpc-timeout: more than 8 digits"),
+            TimeoutError::InvalidByte(b) => write!(f, "grpc-timeout: invalid byte {b:#04x}"),
+            TimeoutError::MissingUnit => f.write_str("grpc-timeout: no unit after the digits"),
         }
     }
 }

@@ -19,7 +19,11 @@ pub enum ReleaseMode {
 /// When released credit is announced with WINDOW_UPDATE (RFC 9113 §6.9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowUpdatePolicy {
-    /// Announce every release at once (many small frames).
+    /// Announce every release at once (many small frames). A peer sending
+    /// 1-byte DATA frames then gets two WINDOW_UPDATEs (stream and
+    /// connection, 26 bytes) per 10-byte frame: 2.6 bytes back per byte
+    /// received, bounded by `max_pending_control_bytes` if it does not
+    /// read them. `Fraction` sends one per fraction of the window instead.
     Immediate,
     /// Announce once the unannounced credit reaches this fraction of the
     /// window, as `1/n` (2 = half the window). Fewer frames, same throughput
@@ -101,9 +105,25 @@ pub struct Config {
     /// Recently reset or closed streams remembered, to tell late frames from
     /// protocol errors (§5.1). Default 1024; the oldest is forgotten first.
     pub max_closed_streams_remembered: usize,
-    /// Streams we reset because of the peer's errors (MadeYouReset).
-    /// Default 200 per 10 s; past it GOAWAY(ENHANCE_YOUR_CALM).
-    pub local_reset_rate: Rate,
+    /// Answers the peer makes us give to its own errors, in requests per
+    /// interval. Default 200 per 10 s; past it GOAWAY(ENHANCE_YOUR_CALM)
+    /// and [`ConnectionError::Protocol`](crate::ConnectionError::Protocol).
+    ///
+    /// One budget for every such answer, because each costs us a decoded
+    /// header block and a frame or two for a few bytes of the peer's:
+    /// streams we reset for its errors (RST_STREAM with PROTOCOL_ERROR,
+    /// STREAM_CLOSED, FLOW_CONTROL_ERROR, REFUSED_STREAM past
+    /// SETTINGS_MAX_CONCURRENT_STREAMS or after GOAWAY: MadeYouReset,
+    /// CVE-2025-8671), requests refused with HTTP 431 for an oversized
+    /// header list (RFC 9113 §10.5.1), and the gRPC server's refusals of
+    /// requests it cannot parse (HTTP 405 and 415, an unsupported
+    /// `grpc-encoding`, a malformed `:path`, `grpc-timeout` or metadata, a
+    /// message over the size limit or that does not decompress). Answers
+    /// the application chooses (a status for an unknown method, say) are
+    /// not counted. A well-behaved client stays far below it; one that
+    /// repeats a broken request is cut off after the budget instead of
+    /// being answered forever.
+    pub error_answer_rate: Rate,
     /// Streams the peer resets (Rapid Reset, CVE-2023-44487).
     /// Default 200 per 10 s; past it GOAWAY(ENHANCE_YOUR_CALM).
     pub remote_reset_rate: Rate,
@@ -152,7 +172,7 @@ impl Default for Config {
             max_continuation_frames: 32,
             max_header_block_size: 64 << 10,
             max_closed_streams_remembered: 1024,
-            local_reset_rate: Rate::new(200, TEN_S),
+            error_answer_rate: Rate::new(200, TEN_S),
             remote_reset_rate: Rate::new(200, TEN_S),
             settings_rate: Rate::new(100, TEN_S),
             ping_rate: Rate::new(100, TEN_S),

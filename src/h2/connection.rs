@@ -168,7 +168,8 @@ pub struct Connection {
     pub(crate) settings_budget: Budget,
     pub(crate) ping_budget: Budget,
     pub(crate) empty_budget: Budget,
-    pub(crate) local_reset_budget: Budget,
+    /// Spent by every answer to the peer's errors (`error_answer_rate`).
+    pub(crate) error_answer_budget: Budget,
     pub(crate) remote_reset_budget: Budget,
 }
 
@@ -231,7 +232,7 @@ impl Connection {
             settings_budget: Budget::default(),
             ping_budget: Budget::default(),
             empty_budget: Budget::default(),
-            local_reset_budget: Budget::default(),
+            error_answer_budget: Budget::default(),
             remote_reset_budget: Budget::default(),
             config,
         };
@@ -603,15 +604,7 @@ impl Connection {
         if id.is_zero() || self.is_idle(id) {
             return Err(ConnErr::new(code, reason));
         }
-        if !self
-            .local_reset_budget
-            .spend(self.config.local_reset_rate, self.now)
-        {
-            return Err(ConnErr::new(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "too many streams reset for the peer's errors (local_reset_rate)",
-            ));
-        }
+        self.spend_error_answer()?;
         RstStream {
             stream_id: id,
             code,
@@ -628,6 +621,42 @@ impl Connection {
             self.remember_closed(id, true);
         }
         Ok(())
+    }
+
+    /// Charges one answer to the peer's error (a reset stream, a refused
+    /// request) to `error_answer_rate`; past the budget, the connection
+    /// error that ends the connection.
+    pub(crate) fn spend_error_answer(&mut self) -> Res {
+        if self
+            .error_answer_budget
+            .spend(self.config.error_answer_rate, self.now)
+        {
+            Ok(())
+        } else {
+            Err(ConnErr::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many requests answered with an error for the peer's faults \
+                 (error_answer_rate, RFC 9113 §10.5)",
+            ))
+        }
+    }
+
+    /// For the gRPC layer: charges an answer it gives to a request the peer
+    /// got wrong (HTTP 405/415, an unsupported encoding, a malformed
+    /// `:path`...) to the same budget as the resets above. `false` when the
+    /// budget is spent: the connection is then ended with
+    /// GOAWAY(ENHANCE_YOUR_CALM) and no answer may be sent.
+    pub(crate) fn charge_error_answer(&mut self) -> bool {
+        if self.closed_emitted {
+            return false;
+        }
+        match self.spend_error_answer() {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
     }
 
     /// Ends the connection with a connection error (§5.4.1).

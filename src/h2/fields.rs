@@ -89,9 +89,17 @@ impl<'a> Pseudos<'a> {
 /// * connection-specific fields, `te`: §8.2.2;
 /// * pseudo-headers: §8.3, with `:protocol` from RFC 8441 §4 and CONNECT
 ///   from §8.5;
-/// * `content-length`: a valid integer, identical if repeated (RFC 9110 §8.6).
+/// * `content-length`: a valid integer, identical if repeated (RFC 9110 §8.6);
+/// * `host` in a request: §8.3.1 says a request whose `host` and
+///   `:authority` differ SHOULD be treated as malformed, and we do (the
+///   two would name different targets, and the layers that read one or the
+///   other would disagree). Hosts compare without regard to ASCII case
+///   (RFC 3986 §3.2.2); several `host` fields must agree too. A `host`
+///   without `:authority` is accepted: §8.3.1 allows either to carry the
+///   authority.
 pub fn check(fields: &[Field], kind: BlockKind) -> Result<BlockInfo, StreamError> {
     let mut pseudos = Pseudos::default();
+    let mut host: Option<&[u8]> = None;
     let mut regular_seen = false;
     let mut info = BlockInfo::default();
     for field in fields {
@@ -143,6 +151,19 @@ pub fn check(fields: &[Field], kind: BlockKind) -> Result<BlockInfo, StreamError
                     return Err(malformed("RFC 9110 §8.6: differing content-length values"));
                 }
                 info.content_length = Some(n);
+            }
+            b"host" if kind == BlockKind::Request => {
+                // Pseudo-headers come first, so :authority is known here.
+                if pseudos
+                    .authority
+                    .or(host)
+                    .is_some_and(|a| !a.eq_ignore_ascii_case(value))
+                {
+                    return Err(malformed(
+                        "RFC 9113 §8.3.1: host and :authority (or two host fields) differ",
+                    ));
+                }
+                host = Some(value);
             }
             _ => {}
         }
@@ -512,14 +533,15 @@ mod tests {
         let mut r = grpc_request();
         r[2] = f(":path", "");
         rejects(&r, BlockKind::Request, "§8.3.1");
-        // :authority and host may differ: not rejected.
-        assert!(
-            check(
-                &with(grpc_request(), f("host", "other.example")),
-                BlockKind::Request
-            )
-            .is_ok()
+        // host and :authority that differ: malformed (§8.3.1 SHOULD);
+        // the same host, in any case, is fine.
+        rejects(
+            &with(grpc_request(), f("host", "other.example")),
+            BlockKind::Request,
+            "§8.3.1",
         );
+        let same = f("host", "Example.COM");
+        assert!(check(&with(grpc_request(), same), BlockKind::Request).is_ok());
     }
 
     #[test]

@@ -362,7 +362,10 @@ impl Connection {
 
     /// A request whose header list is over our limit: answer 431 and close
     /// the stream (RFC 9113 §10.5.1, RFC 6585 §5). The application never sees it.
+    /// Each answer is charged to `error_answer_rate`: the block was decoded
+    /// in full (§4.3) for nothing, so a peer repeating it is cut off.
     fn refuse_large_request(&mut self, id: StreamId, request_ended: bool) -> Res {
+        self.spend_error_answer()?;
         let fields = [Field::new(&b":status"[..], &b"431"[..])];
         self.write_header_block(id, &fields, None, true);
         if !request_ended {
