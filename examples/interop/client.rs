@@ -767,10 +767,30 @@ pub fn paced_streaming(responses: usize, interval: Duration) -> Exchange {
     )
 }
 
+/// A FullDuplexCall the server never answers, ended by a `deadline` of the
+/// client's: a timer that fires while other calls are busy.
+pub fn sleeping_with_deadline(deadline: Duration) -> Exchange {
+    Exchange::new(
+        move |conn, now| {
+            let mut request = test_service::FULL_DUPLEX_CALL.request();
+            request.deadline = Some(now + deadline);
+            let call = TestServiceClient::full_duplex_call(conn, request, now)?;
+            let m = StreamingOutputCallRequest {
+                payload: Some(zeros(13)),
+                ..StreamingOutputCallRequest::default()
+            };
+            let _ = TestServiceClient::send_full_duplex_call(conn, call, &m);
+            Ok(call)
+        },
+        |r| code(r, Code::DeadlineExceeded),
+    )
+}
+
 /// The calls of every case, `calls` of them, as a mixed load: the cases'
 /// exchanges in turn (every case's whole list, again from the first case
-/// when all are used) with a paced server stream ([`paced_streaming`])
-/// every tenth call, in an order shuffled by `seed`. Each comes with the
+/// when all are used) with a paced server stream ([`paced_streaming`]) and a
+/// call ended by a deadline of 5 to 250 ms ([`sleeping_with_deadline`])
+/// among every ten calls, in an order shuffled by `seed`. Each comes with the
 /// name of its case.
 pub fn mixed(calls: usize, seed: u64) -> Vec<(&'static str, Exchange)> {
     let mut all = Vec::with_capacity(calls);
@@ -781,11 +801,14 @@ pub fn mixed(calls: usize, seed: u64) -> Vec<(&'static str, Exchange)> {
                     break 'fill;
                 }
                 if all.len() % 10 == 9 {
-                    let paced = paced_streaming(20, Duration::from_millis(3));
+                    let paced = paced_streaming(100, Duration::from_millis(2));
                     all.push(("paced_server_streaming", paced));
-                    if all.len() == calls {
-                        break 'fill;
-                    }
+                } else if all.len() % 10 == 4 {
+                    let deadline = Duration::from_millis(5 * (1 + (all.len() as u64 / 10) % 50));
+                    all.push(("deadline_mid_load", sleeping_with_deadline(deadline)));
+                }
+                if all.len() == calls {
+                    break 'fill;
                 }
                 all.push((case, ex));
             }
