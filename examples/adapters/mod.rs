@@ -19,7 +19,7 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -216,10 +216,53 @@ impl ReadBuffer {
     /// How long without a read before the buffers are let go.
     pub const QUIET: Duration = Duration::from_millis(50);
 
-    /// Room for the next read (call only when the socket is readable, so
-    /// that an idle connection allocates nothing).
-    pub fn room(&mut self) -> &mut BytesMut {
-        if self.buf.capacity() - self.buf.len() < self.size {
+    /// Reads into the room for the next read through `read`, which gets
+    /// initialized bytes (a socket's `read(&mut [u8])`, as std and smol
+    /// read) and returns how many it filled. Call only when the socket is
+    /// readable (or in a blocking read), so that an idle connection
+    /// allocates nothing.
+    ///
+    /// Whatever `read` returns, the buffer keeps no stale length: only the
+    /// bytes read are handed over, and a read that failed, timed out or
+    /// would block leaves the room as it found it.
+    pub fn read(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> Input {
+        let buf = self.room();
+        let cap = buf.capacity();
+        buf.resize(cap, 0);
+        let result = read(&mut buf[..]);
+        // A count past the room is the closure's bug: keep what exists.
+        let n = result.as_ref().map_or(0, |&n| n.min(cap));
+        buf.truncate(n);
+        self.finish(result, now)
+    }
+
+    /// Reads into the room for the next read through `read`, which gets
+    /// the empty buffer with the room as spare capacity and appends what it
+    /// reads there (tokio's `try_read_buf`), returning how many bytes. The
+    /// bytes handed over are the ones appended; see [`read`](Self::read).
+    pub fn read_buf(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce(&mut BytesMut) -> io::Result<usize>,
+    ) -> Input {
+        let result = read(self.room());
+        if result.is_err() {
+            self.buf.clear();
+        }
+        self.finish(result, now)
+    }
+
+    /// Room for the next read: an empty buffer with at least `size` bytes
+    /// of capacity.
+    fn room(&mut self) -> &mut BytesMut {
+        // Between reads the buffer holds no data (each read hands all of
+        // it over), whatever the last read did.
+        self.buf.clear();
+        if self.buf.capacity() < self.size {
             if self.spare.try_reclaim(self.size) {
                 std::mem::swap(&mut self.buf, &mut self.spare);
             } else {
@@ -230,22 +273,32 @@ impl ReadBuffer {
         &mut self.buf
     }
 
-    /// Room for the next read as initialized bytes, for sockets that read
-    /// into slices; then [`filled`](Self::filled) with what was read.
-    pub fn room_zeroed(&mut self) -> &mut [u8] {
-        let buf = self.room();
-        let start = buf.len();
-        buf.resize(buf.capacity(), 0);
-        &mut buf[start..]
+    /// What a read into the room gave: the bytes it holds now go to the
+    /// core.
+    fn finish(&mut self, result: io::Result<usize>, now: Instant) -> Input {
+        use io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+        match result {
+            Ok(0) => {
+                self.buf.clear();
+                self.nothing_read(now);
+                Input::Eof
+            }
+            Ok(_) if self.buf.is_empty() => {
+                self.nothing_read(now);
+                Input::Nothing
+            }
+            Ok(_) => Input::Data(self.filled(now)),
+            Err(e) if matches!(e.kind(), WouldBlock | TimedOut | Interrupted) => {
+                self.nothing_read(now);
+                Input::Nothing
+            }
+            Err(e) => Input::Failed(e),
+        }
     }
 
-    /// `n` bytes were read into [`room`](Self::room) (or
-    /// [`room_zeroed`](Self::room_zeroed)) at `now`: the bytes for the core.
-    pub fn filled(&mut self, n: usize, now: Instant) -> Bytes {
-        if self.buf.len() > n {
-            // room_zeroed: keep only what was read.
-            self.buf.truncate(n);
-        }
+    /// The bytes read into the room, for the core.
+    fn filled(&mut self, now: Instant) -> Bytes {
+        let n = self.buf.len();
         let room = self.buf.capacity();
         let data = self.buf.split().freeze();
         if n >= room {
@@ -262,33 +315,9 @@ impl ReadBuffer {
         self.check_at.get_or_insert(now + Self::QUIET);
     }
 
-    /// What a non-blocking read into [`room`](Self::room) (or
-    /// [`room_zeroed`](Self::room_zeroed)) gave at `now`: `Some(Ok(bytes))`
-    /// for the core (empty at end of stream), `Some(Err)` if the socket
-    /// failed, `None` if there was nothing after all (stale readiness).
-    pub fn took(
-        &mut self,
-        read: std::io::Result<usize>,
-        now: Instant,
-    ) -> Option<std::io::Result<Bytes>> {
-        use std::io::ErrorKind::{Interrupted, WouldBlock};
-        match read {
-            Ok(0) => {
-                self.nothing_read(now);
-                Some(Ok(Bytes::new()))
-            }
-            Ok(n) => Some(Ok(self.filled(n, now))),
-            Err(e) if matches!(e.kind(), WouldBlock | Interrupted) => {
-                self.nothing_read(now);
-                None
-            }
-            Err(e) => Some(Err(e)),
-        }
-    }
-
     /// A read found nothing (readiness was stale) at `now`: whatever room
     /// was taken for it is let go after [`QUIET`](Self::QUIET) too.
-    pub fn nothing_read(&mut self, now: Instant) {
+    fn nothing_read(&mut self, now: Instant) {
         if self.last_read.is_none() {
             self.read_at(now);
         }
@@ -318,6 +347,32 @@ impl ReadBuffer {
         } else {
             self.check_at = Some(last + Self::QUIET);
             false
+        }
+    }
+}
+
+/// What one read into a [`ReadBuffer`] gave.
+#[derive(Debug)]
+pub enum Input {
+    /// Bytes for the core (never empty).
+    Data(Bytes),
+    /// The peer closed its side: end of stream for the core.
+    Eof,
+    /// Nothing after all: the read would block, timed out or was
+    /// interrupted (stale readiness, or a blocking read's timeout).
+    Nothing,
+    /// The socket failed.
+    Failed(io::Error),
+}
+
+impl Input {
+    /// The step of an async adapter's wait that this read makes.
+    pub fn into_step(self) -> Step {
+        match self {
+            Input::Data(data) => Step::Read(Ok(data)),
+            Input::Eof => Step::Read(Ok(Bytes::new())),
+            Input::Nothing => Step::Spurious,
+            Input::Failed(e) => Step::Read(Err(e)),
         }
     }
 }

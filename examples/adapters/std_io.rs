@@ -28,8 +28,8 @@ use grpc_sansio::h2::Transmit;
 use grpc_sansio::{client, server};
 
 use super::{
-    ClientApp, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server, earliest,
-    lock,
+    ClientApp, Input, Outbox, ReadBuffer, Server, ServerApp, dispatch_client, dispatch_server,
+    earliest, lock,
 };
 
 /// How long a graceful shutdown waits for connections before giving up.
@@ -319,11 +319,11 @@ fn wait_for_input(
         return Ok(Got::Nothing);
     }
     read_timeout.arm(socket, wait, now)?;
-    Ok(match socket.read(reads.room_zeroed()) {
-        Ok(0) => Got::Eof,
-        Ok(n) => Got::Bytes(reads.filled(n, Instant::now())),
-        Err(e) if is_timeout(&e) => Got::Nothing,
-        Err(e) => Got::Failed(e),
+    Ok(match reads.read(Instant::now(), |room| socket.read(room)) {
+        Input::Data(data) => Got::Bytes(data),
+        Input::Eof => Got::Eof,
+        Input::Nothing => Got::Nothing,
+        Input::Failed(e) => Got::Failed(e),
     })
 }
 
