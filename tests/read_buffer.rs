@@ -1,17 +1,70 @@
 //! The adapters' read buffer ([`adapters::ReadBuffer`]) as every adapter
 //! uses it, over a simulated socket: the bytes it hands to the core must be
 //! the bytes the socket gave, byte for byte, whatever the read sizes and
-//! whatever timeouts, would-blocks and interruptions come between reads.
+//! whatever timeouts, would-blocks and interruptions come between reads;
+//! and the chunks it hands over pin little more memory than they hold.
 
 #[path = "../examples/adapters/mod.rs"]
 mod adapters;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
 use adapters::{Input, ReadBuffer};
 use bytes::{Bytes, BytesMut};
+
+/// The system allocator, counting per thread the bytes allocated and not
+/// yet freed, and the number of allocations: what the tests below measure
+/// (per thread, so tests running at once do not disturb each other).
+/// `unsafe` only because `GlobalAlloc` is an unsafe trait; every call goes
+/// straight to `System`.
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count(bytes: isize, allocs: usize) {
+    let _ = LIVE.try_with(|l| l.set(l.get() + bytes));
+    let _ = ALLOCS.try_with(|a| a.set(a.get() + allocs));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize, 1);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize, 1);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize), 0);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize, 1);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes this thread allocated and did not free yet.
+fn live() -> isize {
+    LIVE.with(|l| l.get())
+}
+
+/// Allocations this thread made so far.
+fn allocs() -> usize {
+    ALLOCS.with(|a| a.get())
+}
 
 /// A small seeded PRNG (xorshift64*): the same seed, the same run.
 struct Rng(u64);
@@ -233,4 +286,134 @@ fn read_buffer_random_reads_uninit() {
     for seed in 1..=8u64 {
         random_reads(Path::Uninit, seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
     }
+}
+
+/// The report's pinning pattern: after bulk reads grew the room to its
+/// largest, small reads (a 1-byte DATA frame with its 9-byte header, say)
+/// whose every chunk the core keeps. The chunks must pin about what they
+/// hold (at most 4 times, here), not the read buffer they were read into;
+/// and with `quiet` (a quiet period before every read, so the buffer is let
+/// go and a fresh room taken each time), not a room per read either.
+/// Without `quiet`, the room is reused in place: one allocation per read
+/// (the chunk's copy), not more.
+fn small_reads_pin_what_they_hold(path: Path, quiet: bool) {
+    const READS: usize = 2000;
+    const SMALL: usize = 13;
+    let mut rng = Rng(0x5eed_0002);
+    let mut wire = Wire {
+        data: rng.bytes(2 << 20),
+        pos: 0,
+    };
+    let mut kept: Vec<Bytes> = Vec::with_capacity(READS);
+    let mut now = Instant::now();
+    let base = live();
+    let mut buf = ReadBuffer::default();
+    for _ in 0..8 {
+        let Input::Data(_) = read_once(&mut buf, &mut wire, path, Op::Data(usize::MAX), now) else {
+            panic!("a full read gave nothing");
+        };
+    }
+    let allocs_before = allocs();
+    for i in 0..READS {
+        if quiet {
+            now += ReadBuffer::QUIET * 2;
+            buf.on_timer(now);
+        }
+        match read_once(&mut buf, &mut wire, path, Op::Data(SMALL), now) {
+            Input::Data(b) => {
+                assert_eq!(b.len(), SMALL);
+                kept.push(b);
+            }
+            other => panic!("read {i}: {other:?}"),
+        }
+    }
+    let allocations = allocs() - allocs_before;
+    drop(buf);
+    // What is still allocated is what the kept chunks pin.
+    let pinned = (live() - base) as usize;
+    let held = READS * SMALL;
+    eprintln!(
+        "{path:?} quiet={quiet}: {READS} chunks of {SMALL} bytes kept ({held} bytes) pin \
+         {pinned} bytes; {allocations} allocations"
+    );
+    assert!(
+        pinned <= 4 * held,
+        "{path:?} quiet={quiet}: {held} bytes kept pin {pinned} bytes"
+    );
+    if !quiet {
+        assert!(
+            allocations <= READS + 4,
+            "{path:?}: {allocations} allocations for {READS} small reads"
+        );
+    }
+}
+
+#[test]
+fn read_buffer_small_chunks_pin_what_they_hold_slice() {
+    small_reads_pin_what_they_hold(Path::Slice, false);
+    small_reads_pin_what_they_hold(Path::Slice, true);
+}
+
+#[test]
+fn read_buffer_small_chunks_pin_what_they_hold_uninit() {
+    small_reads_pin_what_they_hold(Path::Uninit, false);
+    small_reads_pin_what_they_hold(Path::Uninit, true);
+}
+
+/// Bulk transfers stay zero-copy: a read that fills its room is handed over
+/// as the room itself (the chunk starts where the read wrote), and with the
+/// core letting go of each chunk, the two rooms take turns: no allocation
+/// per read once the room is at its largest.
+fn full_reads_are_not_copied(path: Path) {
+    let mut rng = Rng(0x5eed_0003);
+    let mut wire = Wire {
+        data: rng.bytes(40 << 20),
+        pos: 0,
+    };
+    let mut buf = ReadBuffer::default();
+    let now = Instant::now();
+    let mut handed = 0;
+    let mut allocs_at_max = None;
+    for i in 0..120 {
+        let mut at = std::ptr::null();
+        let got = match path {
+            Path::Slice => buf.read(now, |room| {
+                at = room.as_ptr();
+                wire.read(Op::Data(usize::MAX), room)
+            }),
+            Path::Uninit => buf.read_buf(now, |room| {
+                at = room.as_ptr();
+                wire.read_buf(Op::Data(usize::MAX), room)
+            }),
+        };
+        let Input::Data(got) = got else {
+            panic!("read {i}: {got:?}");
+        };
+        assert_eq!(
+            got.as_ptr(),
+            at,
+            "read {i} of {} bytes was copied",
+            got.len()
+        );
+        check(&wire, &mut handed, &got, i);
+        if got.len() == ReadBuffer::MAX && allocs_at_max.is_none() {
+            allocs_at_max = Some(allocs());
+        }
+        drop(got);
+    }
+    let allocations = allocs() - allocs_at_max.expect("the room grew to its largest");
+    assert!(
+        allocations <= 2,
+        "{path:?}: {allocations} allocations for full reads"
+    );
+}
+
+#[test]
+fn read_buffer_full_reads_are_not_copied_slice() {
+    full_reads_are_not_copied(Path::Slice);
+}
+
+#[test]
+fn read_buffer_full_reads_are_not_copied_uninit() {
+    full_reads_are_not_copied(Path::Uninit);
 }

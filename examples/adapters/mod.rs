@@ -171,21 +171,43 @@ pub fn dispatch_client<A: ClientApp>(conn: &mut client::Connection, app: &mut A,
 }
 
 /// The read side's buffer: holds no memory while its connection is idle,
-/// and sizes its reads to the traffic.
+/// sizes its reads to the traffic, and never lets a chunk it hands over pin
+/// much more memory than the chunk itself.
 ///
-/// Reads go into one allocation, handed to the core as `Bytes` slices
-/// (zero-copy: DATA payloads stay slices of it). A read that fills the room
-/// it was given doubles the next one (up to [`ReadBuffer::MAX`]), so bulk
-/// transfers take few, large reads; small reads halve it (down to
-/// [`ReadBuffer::MIN`]). Two allocations take turns: when one is full, the
-/// core usually still holds a slice of it (the start of a frame), so the
-/// next read goes to the other, which by then is free again and is reused
-/// in place (fresh memory for every read would cost a page fault per
-/// 4 KiB). Once no read came for [`ReadBuffer::QUIET`], both are let go
-/// (freed when the core drops its slices): an idle connection holds no read
-/// buffer. The adapter's timer includes [`release_at`](Self::release_at).
+/// **The contract with the core.** The core keeps slices of the `Bytes`
+/// given to `recv` (DATA payloads are zero-copy). A chunk this buffer
+/// produces pins an allocation of at most twice its length, or its own
+/// exact-size copy:
+/// - a read that fills at least half of its room is handed over as the
+///   room itself (zero-copy: bulk transfers are never copied), and the rest
+///   of that allocation is not used for any other chunk;
+/// - a smaller read is copied into a `Bytes` of its own length and the room
+///   is reused in place for the next read (no allocation beyond that copy).
+///
+/// So a peer that sends tiny frames one per read (or one per quiet period,
+/// when a fresh room would be allocated for each) makes the core pin about
+/// what it sent, not a read buffer per byte.
+///
+/// A read that fills the room it was given doubles the next one (up to
+/// [`ReadBuffer::MAX`]), so bulk transfers take few, large reads; small
+/// reads halve it (down to [`ReadBuffer::MIN`]). A room handed over leaves
+/// its allocation behind as a spare, reused in place once the core let go
+/// of it (fresh memory for every read would cost a page fault per 4 KiB).
+/// Once no read came for [`ReadBuffer::QUIET`], both are let go: an idle
+/// connection holds no read buffer. The adapter's timer includes
+/// [`release_at`](Self::release_at).
+///
+/// Reads go through [`read`](Self::read) or [`read_buf`](Self::read_buf),
+/// which own the room for the read's duration: whatever the read returns
+/// (bytes, end of stream, a timeout, would-block), only the bytes read are
+/// handed over and the room is left ready for the next read.
 pub struct ReadBuffer {
+    /// The room. It never holds data between reads; its length is only
+    /// how much of it is initialized (for [`read`](Self::read)).
     buf: BytesMut,
+    /// Whether `buf` is what is left of a room handed over (zero-copy):
+    /// it serves no further chunk.
+    handed: bool,
     /// The allocation used before `buf`, kept to be reused once free.
     spare: BytesMut,
     size: usize,
@@ -200,6 +222,7 @@ impl Default for ReadBuffer {
     fn default() -> Self {
         ReadBuffer {
             buf: BytesMut::new(),
+            handed: false,
             spare: BytesMut::new(),
             size: Self::MIN,
             last_read: None,
@@ -224,7 +247,8 @@ impl ReadBuffer {
     ///
     /// Whatever `read` returns, the buffer keeps no stale length: only the
     /// bytes read are handed over, and a read that failed, timed out or
-    /// would block leaves the room as it found it.
+    /// would block leaves the room as it found it. The room is zeroed once
+    /// per allocation, not per read.
     pub fn read(
         &mut self,
         now: Instant,
@@ -232,12 +256,13 @@ impl ReadBuffer {
     ) -> Input {
         let buf = self.room();
         let cap = buf.capacity();
-        buf.resize(cap, 0);
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
         let result = read(&mut buf[..]);
         // A count past the room is the closure's bug: keep what exists.
         let n = result.as_ref().map_or(0, |&n| n.min(cap));
-        buf.truncate(n);
-        self.finish(result, now)
+        self.finish(result, n, now)
     }
 
     /// Reads into the room for the next read through `read`, which gets
@@ -249,45 +274,49 @@ impl ReadBuffer {
         now: Instant,
         read: impl FnOnce(&mut BytesMut) -> io::Result<usize>,
     ) -> Input {
-        let result = read(self.room());
-        if result.is_err() {
-            self.buf.clear();
-        }
-        self.finish(result, now)
+        let buf = self.room();
+        buf.clear();
+        let result = read(buf);
+        let n = self.buf.len();
+        self.finish(result, n, now)
     }
 
-    /// Room for the next read: an empty buffer with at least `size` bytes
-    /// of capacity.
+    /// Room for the next read: at least `size` bytes of capacity, and not
+    /// much more (a room kept from larger reads is let go once the reads
+    /// got small). It holds no data.
     fn room(&mut self) -> &mut BytesMut {
-        // Between reads the buffer holds no data (each read hands all of
-        // it over), whatever the last read did.
-        self.buf.clear();
-        if self.buf.capacity() < self.size {
-            if self.spare.try_reclaim(self.size) {
-                std::mem::swap(&mut self.buf, &mut self.spare);
+        let cap = self.buf.capacity();
+        if self.handed || cap < self.size || cap > 4 * self.size {
+            // The two allocations take turns: when one was handed over, the
+            // core usually still holds a slice of it (the start of a
+            // frame), while the other is free again by then.
+            self.handed = false;
+            let old = std::mem::take(&mut self.buf);
+            self.spare.clear();
+            if self.spare.capacity() <= 4 * self.size && self.spare.try_reclaim(self.size) {
+                self.buf = std::mem::replace(&mut self.spare, old);
             } else {
-                let full = std::mem::replace(&mut self.buf, BytesMut::with_capacity(self.size));
-                self.spare = full;
+                self.buf = BytesMut::with_capacity(self.size);
+                self.spare = old;
             }
         }
         &mut self.buf
     }
 
-    /// What a read into the room gave: the bytes it holds now go to the
+    /// What a read into the room gave: `n` bytes, at its start, go to the
     /// core.
-    fn finish(&mut self, result: io::Result<usize>, now: Instant) -> Input {
+    fn finish(&mut self, result: io::Result<usize>, n: usize, now: Instant) -> Input {
         use io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
         match result {
             Ok(0) => {
-                self.buf.clear();
                 self.nothing_read(now);
                 Input::Eof
             }
-            Ok(_) if self.buf.is_empty() => {
+            Ok(_) if n == 0 => {
                 self.nothing_read(now);
                 Input::Nothing
             }
-            Ok(_) => Input::Data(self.filled(now)),
+            Ok(_) => Input::Data(self.hand_over(n, now)),
             Err(e) if matches!(e.kind(), WouldBlock | TimedOut | Interrupted) => {
                 self.nothing_read(now);
                 Input::Nothing
@@ -296,11 +325,20 @@ impl ReadBuffer {
         }
     }
 
-    /// The bytes read into the room, for the core.
-    fn filled(&mut self, now: Instant) -> Bytes {
-        let n = self.buf.len();
+    /// The `n` bytes read into the room, for the core, under the contract
+    /// of the type's docs: at least half the room goes as the room itself,
+    /// less as an exact copy (the room stays for the next read).
+    fn hand_over(&mut self, n: usize, now: Instant) -> Bytes {
         let room = self.buf.capacity();
-        let data = self.buf.split().freeze();
+        let data = if 2 * n >= room {
+            // The rest of this allocation would be pinned by the chunk: it
+            // serves no other chunk, and becomes the spare, reused once
+            // the core let go of it.
+            self.handed = true;
+            self.buf.split_to(n).freeze()
+        } else {
+            Bytes::copy_from_slice(&self.buf[..n])
+        };
         if n >= room {
             self.size = (self.size * 2).min(Self::MAX);
         } else if n < self.size / 4 {
@@ -340,6 +378,7 @@ impl ReadBuffer {
         }
         if last + Self::QUIET <= now {
             self.buf = BytesMut::new();
+            self.handed = false;
             self.spare = BytesMut::new();
             self.last_read = None;
             self.check_at = None;
