@@ -665,3 +665,172 @@ fn read_path_hands_over_the_bytes_written_tokio() {
 fn read_path_hands_over_the_bytes_written_smol() {
     read_path_hands_over_the_bytes_written(Runtime::Smol);
 }
+
+/// An HTTP/2 client connection that did its handshake and then does
+/// nothing; what the server sent so far is in the returned buffer.
+fn h2_handshake(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
+    use std::io::Read;
+    let mut socket = TcpStream::connect(addr).unwrap();
+    let mut conn = client::Connection::new(client_config(addr), Instant::now());
+    let flush = |conn: &mut client::Connection, socket: &mut TcpStream| {
+        while let Some(t) = conn.poll_transmit() {
+            for c in t.chunks() {
+                socket.write_all(c).unwrap();
+            }
+        }
+    };
+    flush(&mut conn, &mut socket);
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = vec![0; 4096];
+    let n = socket.read(&mut buf).unwrap();
+    buf.truncate(n);
+    let _ = conn.recv(bytes::Bytes::copy_from_slice(&buf), Instant::now());
+    flush(&mut conn, &mut socket);
+    (socket, buf)
+}
+
+/// The frames in `wire`: (type, flags, stream, payload).
+fn frames(mut wire: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while wire.len() >= 9 {
+        let len = u32::from_be_bytes([0, wire[0], wire[1], wire[2]]) as usize;
+        let stream = u32::from_be_bytes([wire[5], wire[6], wire[7], wire[8]]) & 0x7fff_ffff;
+        let end = (9 + len).min(wire.len());
+        out.push((wire[3], wire[4], stream, wire[9..end].to_vec()));
+        wire = &wire[end..];
+    }
+    out
+}
+
+const SETTINGS: u8 = 0x4;
+const GOAWAY: u8 = 0x7;
+
+/// The std adapter serves at most `max_connections` at once: one more
+/// gets the server preface and GOAWAY(REFUSED_STREAM, "too many
+/// connections") and is closed; once a connection ends, a new one is
+/// served again.
+#[test]
+fn std_refuses_connections_past_the_cap() {
+    use std::io::Read;
+    bounded(Duration::from_secs(20), || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server::with_limits(adapters::Limits {
+            max_connections: 2,
+            ..adapters::Limits::default()
+        });
+        let store = Store::book();
+        let handle = Runtime::Std.serve_in_thread(
+            listener,
+            server.clone(),
+            server::Config::default(),
+            move |_| EcommerceApp::new(store.clone()),
+            false,
+        );
+        let (first, _) = h2_handshake(addr);
+        let (_second, _) = h2_handshake(addr);
+        let (mut third, mut wire) = h2_handshake(addr);
+        let mut buf = [0; 4096];
+        while let Ok(n) = third.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            wire.extend_from_slice(&buf[..n]);
+        }
+        // The preface (SETTINGS, and WINDOW_UPDATE), then GOAWAY, then the
+        // end.
+        let all = frames(&wire);
+        assert_eq!(all.first().map(|f| f.0), Some(SETTINGS), "{all:?}");
+        assert_eq!(all.last().map(|f| f.0), Some(GOAWAY), "{all:?}");
+        assert_eq!(all.iter().filter(|f| f.0 == GOAWAY).count(), 1);
+        let goaway = &all.last().unwrap().3;
+        assert_eq!(
+            &goaway[..4],
+            &[0, 0, 0, 0],
+            "last stream 0: nothing processed"
+        );
+        assert_eq!(&goaway[4..8], &[0, 0, 0, 7], "REFUSED_STREAM");
+        assert_eq!(&goaway[8..], b"too many connections");
+        // A connection ends: the next is served (a whole flow on it).
+        drop(first);
+        std::thread::sleep(Duration::from_millis(100));
+        let mut app = BookClient::new(Flow::ProductInfo);
+        Runtime::Std
+            .run_client(addr, client_config(addr), &mut app)
+            .unwrap();
+        assert_eq!(
+            app.seen.statuses,
+            ecommerce::expected_codes(Flow::ProductInfo)
+        );
+        drop(_second);
+        server.shutdown();
+        handle.join().unwrap().unwrap();
+    });
+}
+
+/// An app that reports its wakes.
+struct WakeReport(mpsc::Sender<Instant>);
+
+impl adapters::ServerApp for WakeReport {
+    fn on_event(&mut self, _: &mut server::Connection, _: server::Event, _: Instant) {}
+    fn on_wake(&mut self, _: &mut server::Connection, now: Instant) {
+        let _ = self.0.send(now);
+    }
+}
+
+/// A wake (`Server::wake_all`) and a shutdown reach a connection that has
+/// been idle for a while at once, on every adapter (the std adapter's idle
+/// connections wait in a poller, not in a loop).
+#[test]
+fn wake_and_shutdown_reach_an_idle_connection_promptly() {
+    use std::io::Read;
+    bounded(Duration::from_secs(30), || {
+        for rt in Runtime::ALL {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = Server::default();
+            let (tx, rx) = mpsc::channel();
+            let handle = rt.serve_in_thread(
+                listener,
+                server.clone(),
+                server::Config::default(),
+                move |_| WakeReport(tx.clone()),
+                false,
+            );
+            let (mut socket, _) = h2_handshake(addr);
+            std::thread::sleep(Duration::from_millis(300));
+            let woke = Instant::now();
+            server.wake_all();
+            let seen = rx
+                .recv_timeout(Duration::from_secs(2))
+                .expect("the wake came");
+            let late = seen.saturating_duration_since(woke);
+            assert!(
+                late < Duration::from_millis(25),
+                "{rt}: a wake took {late:?}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            let stop = Instant::now();
+            server.shutdown();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut wire = Vec::new();
+            let mut buf = [0; 4096];
+            while !frames(&wire).iter().any(|f| f.0 == GOAWAY) {
+                let n = socket.read(&mut buf).unwrap();
+                assert!(n > 0, "{rt}: closed without GOAWAY");
+                wire.extend_from_slice(&buf[..n]);
+            }
+            let late = stop.elapsed();
+            assert!(
+                late < Duration::from_millis(25),
+                "{rt}: GOAWAY took {late:?}"
+            );
+            drop(socket);
+            handle.join().unwrap().unwrap();
+        }
+    });
+}

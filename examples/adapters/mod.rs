@@ -90,9 +90,48 @@ struct Inner {
     wakers: Mutex<HashMap<u64, Waker>>,
     shutting_down: AtomicBool,
     next_id: std::sync::atomic::AtomicU64,
+    limits: Limits,
+}
+
+/// The limits of a server adapter (see [`Server::with_limits`]).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The most connections served at once; one past it is refused with
+    /// the server preface and GOAWAY(REFUSED_STREAM, "too many
+    /// connections"), then closed. It bounds the std adapter's threads (a
+    /// thread, its stack and its buffers per connection). Default 4,096.
+    /// Applies to the std adapter.
+    pub max_connections: usize,
+    /// How long a graceful shutdown lets calls finish before the adapter
+    /// ends the rest with UNAVAILABLE and closes. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Server {
+    /// A server with `limits` instead of the defaults.
+    pub fn with_limits(limits: Limits) -> Server {
+        Server {
+            inner: Arc::new(Inner {
+                limits,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    /// The server's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
     /// A new id for a connection.
     pub fn next_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
