@@ -826,13 +826,16 @@ pub fn mixed(calls: usize, seed: u64) -> Vec<(&'static str, Exchange)> {
     all
 }
 
+/// A call of [`MixApp`] under way: its case, reaction, check and record.
+type Running = (&'static str, Option<React>, Option<Check>, Record);
+
 /// Runs many exchanges at once on one connection: every call is started in
 /// [`ClientApp::start`] (past the server's stream limit the client queues
 /// them), and each is checked, messages and status, when its status comes.
 /// A [`ClientApp`] for the mixed-load stress test.
 pub struct MixApp {
     waiting: Vec<(&'static str, Exchange)>,
-    running: HashMap<CallId, (&'static str, Option<React>, Option<Check>, Record)>,
+    running: HashMap<CallId, Running>,
     checked: usize,
     failures: Vec<String>,
     closed: Option<String>,
