@@ -1,11 +1,13 @@
-//! Interop: our gRPC client and server against three independent gRPC
+//! Interop: our gRPC client and server against four independent gRPC
 //! stacks, every case of grpc/grpc `doc/interop-test-descriptions.md` in
 //! both directions:
 //! - grpcio (the C core, Python bindings),
 //! - grpclib (pure-Python asyncio HTTP/2 and gRPC), both from the venv
-//!   `target/interop-venv`, and
+//!   `target/interop-venv`,
 //! - grpc-js (Node's `@grpc/grpc-js` on Node's own HTTP/2), from
-//!   `tests/interop/grpcjs/node_modules`,
+//!   `tests/interop/grpcjs/node_modules`, and
+//! - grpc-go (Debian's grpc-go 1.33, Go's own HTTP/2), our programs of
+//!   `tests/interop/grpcgo/` built into `target/grpcgo/bin`,
 //!
 //! all installed by `scripts/install-test-deps`. Our side runs in this
 //! process, on threads: the interop server and client of `examples/interop/`
@@ -14,16 +16,19 @@
 //! ports, each with a timeout and killed when done or failed: the Python
 //! ones (`tests/interop/*.py`) on stubs generated from our protos into
 //! `target/interop-py/`, the Node ones (`tests/interop/grpcjs/*.js`) loading
-//! those protos with `@grpc/proto-loader`.
+//! those protos with `@grpc/proto-loader`, the Go ones on stubs generated
+//! from them when they were built.
 //!
 //! The matrix (cases × peers × directions) is printed to stderr and written
 //! to `target/interop-matrix.txt`. A cell is PASS or FAIL, and every cell
 //! must pass. Where a peer library lacks what a case needs, the peer program
 //! adds it on the library's own structures: gzip for grpclib
-//! (`tests/interop/grpclib_gzip.py`) and response compression for grpc-js's
-//! server (the interceptor in `tests/interop/grpcjs/server.js`).
+//! (`tests/interop/grpclib_gzip.py`), response compression for grpc-js's
+//! server (the interceptor in `tests/interop/grpcjs/server.js`), and
+//! per-message compression and its detection for grpc-go
+//! (`tests/interop/grpcgo/interopgo`).
 //!
-//! When the venv or the Node modules are missing, the test prints
+//! When the venv, the Node modules or the Go programs are missing, the test prints
 //! "skipped: ..." and runs the columns it can (passing if none), unless
 //! `GRPC_SANSIO_INTEROP=require` (as `scripts/test` and CI set it): then a
 //! missing peer fails the test.
@@ -73,12 +78,17 @@ fn grpcjs_dir() -> PathBuf {
     repo_root().join("tests/interop/grpcjs")
 }
 
-/// How to start a peer program: `python <script> --stubs=...` or
-/// `node <script>`; the caller adds the program's flags.
+fn grpcgo_bin(name: &str) -> PathBuf {
+    repo_root().join("target/grpcgo/bin").join(name)
+}
+
+/// How to start a peer program: `python <script> --stubs=...`,
+/// `node <script>` or a built binary; the caller adds the program's flags.
 #[derive(Clone)]
 enum Program {
     Python { file: &'static str, stubs: PathBuf },
     Node { file: &'static str },
+    Binary { path: PathBuf },
 }
 
 impl Program {
@@ -95,6 +105,7 @@ impl Program {
                 cmd.arg(grpcjs_dir().join(file));
                 cmd
             }
+            Program::Binary { path } => Command::new(path),
         }
     }
 }
@@ -139,6 +150,12 @@ fn grpcjs_installed() -> bool {
         PROBE_TIMEOUT,
     )
     .0
+}
+
+fn grpcgo_built() -> bool {
+    ["grpcgo_server", "grpcgo_client"]
+        .iter()
+        .all(|name| grpcgo_bin(name).is_file())
 }
 
 /// A child process that is killed when dropped (test failure included).
@@ -319,7 +336,7 @@ struct Library {
 }
 
 #[test]
-fn interop_matrix_with_grpcio_grpclib_and_grpcjs() {
+fn interop_matrix_with_grpcio_grpclib_grpcjs_and_grpcgo() {
     let started = Instant::now();
     let python = available(
         python_peers_installed(),
@@ -328,6 +345,10 @@ fn interop_matrix_with_grpcio_grpclib_and_grpcjs() {
     let node = available(
         grpcjs_installed(),
         "node with @grpc/grpc-js and @grpc/proto-loader in tests/interop/grpcjs/node_modules",
+    );
+    let go = available(
+        grpcgo_built(),
+        "the grpc-go peers in target/grpcgo/bin (tests/interop/grpcgo/build.sh)",
     );
     let mut libraries = Vec::new();
     if python {
@@ -360,6 +381,17 @@ fn interop_matrix_with_grpcio_grpclib_and_grpcjs() {
             name: "grpc-js",
             server: Program::Node { file: "server.js" },
             client: Program::Node { file: "client.js" },
+        });
+    }
+    if go {
+        libraries.push(Library {
+            name: "grpc-go",
+            server: Program::Binary {
+                path: grpcgo_bin("grpcgo_server"),
+            },
+            client: Program::Binary {
+                path: grpcgo_bin("grpcgo_client"),
+            },
         });
     }
     if libraries.is_empty() {

@@ -19,7 +19,7 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -90,9 +90,48 @@ struct Inner {
     wakers: Mutex<HashMap<u64, Waker>>,
     shutting_down: AtomicBool,
     next_id: std::sync::atomic::AtomicU64,
+    limits: Limits,
+}
+
+/// The limits of a server adapter (see [`Server::with_limits`]).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The most connections served at once; one past it is refused with
+    /// the server preface and GOAWAY(REFUSED_STREAM, "too many
+    /// connections"), then closed. It bounds the std adapter's threads (a
+    /// thread, its stack and its buffers per connection). Default 4,096.
+    /// Applies to the std adapter.
+    pub max_connections: usize,
+    /// How long a graceful shutdown lets calls finish before the adapter
+    /// ends the rest with UNAVAILABLE and closes. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Server {
+    /// A server with `limits` instead of the defaults.
+    pub fn with_limits(limits: Limits) -> Server {
+        Server {
+            inner: Arc::new(Inner {
+                limits,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    /// The server's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
     /// A new id for a connection.
     pub fn next_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
@@ -171,21 +210,43 @@ pub fn dispatch_client<A: ClientApp>(conn: &mut client::Connection, app: &mut A,
 }
 
 /// The read side's buffer: holds no memory while its connection is idle,
-/// and sizes its reads to the traffic.
+/// sizes its reads to the traffic, and never lets a chunk it hands over pin
+/// much more memory than the chunk itself.
 ///
-/// Reads go into one allocation, handed to the core as `Bytes` slices
-/// (zero-copy: DATA payloads stay slices of it). A read that fills the room
-/// it was given doubles the next one (up to [`ReadBuffer::MAX`]), so bulk
-/// transfers take few, large reads; small reads halve it (down to
-/// [`ReadBuffer::MIN`]). Two allocations take turns: when one is full, the
-/// core usually still holds a slice of it (the start of a frame), so the
-/// next read goes to the other, which by then is free again and is reused
-/// in place (fresh memory for every read would cost a page fault per
-/// 4 KiB). Once no read came for [`ReadBuffer::QUIET`], both are let go
-/// (freed when the core drops its slices): an idle connection holds no read
-/// buffer. The adapter's timer includes [`release_at`](Self::release_at).
+/// **The contract with the core.** The core keeps slices of the `Bytes`
+/// given to `recv` (DATA payloads are zero-copy). A chunk this buffer
+/// produces pins an allocation of at most twice its length, or its own
+/// exact-size copy:
+/// - a read that fills at least half of its room is handed over as the
+///   room itself (zero-copy: bulk transfers are never copied), and the rest
+///   of that allocation is not used for any other chunk;
+/// - a smaller read is copied into a `Bytes` of its own length and the room
+///   is reused in place for the next read (no allocation beyond that copy).
+///
+/// So a peer that sends tiny frames one per read (or one per quiet period,
+/// when a fresh room would be allocated for each) makes the core pin about
+/// what it sent, not a read buffer per byte.
+///
+/// A read that fills the room it was given doubles the next one (up to
+/// [`ReadBuffer::MAX`]), so bulk transfers take few, large reads; small
+/// reads halve it (down to [`ReadBuffer::MIN`]). A room handed over leaves
+/// its allocation behind as a spare, reused in place once the core let go
+/// of it (fresh memory for every read would cost a page fault per 4 KiB).
+/// Once no read came for [`ReadBuffer::QUIET`], both are let go: an idle
+/// connection holds no read buffer. The adapter's timer includes
+/// [`release_at`](Self::release_at).
+///
+/// Reads go through [`read`](Self::read) or [`read_buf`](Self::read_buf),
+/// which own the room for the read's duration: whatever the read returns
+/// (bytes, end of stream, a timeout, would-block), only the bytes read are
+/// handed over and the room is left ready for the next read.
 pub struct ReadBuffer {
+    /// The room. It never holds data between reads; its length is only
+    /// how much of it is initialized (for [`read`](Self::read)).
     buf: BytesMut,
+    /// Whether `buf` is what is left of a room handed over (zero-copy):
+    /// it serves no further chunk.
+    handed: bool,
     /// The allocation used before `buf`, kept to be reused once free.
     spare: BytesMut,
     size: usize,
@@ -200,6 +261,7 @@ impl Default for ReadBuffer {
     fn default() -> Self {
         ReadBuffer {
             buf: BytesMut::new(),
+            handed: false,
             spare: BytesMut::new(),
             size: Self::MIN,
             last_read: None,
@@ -216,38 +278,106 @@ impl ReadBuffer {
     /// How long without a read before the buffers are let go.
     pub const QUIET: Duration = Duration::from_millis(50);
 
-    /// Room for the next read (call only when the socket is readable, so
-    /// that an idle connection allocates nothing).
-    pub fn room(&mut self) -> &mut BytesMut {
-        if self.buf.capacity() - self.buf.len() < self.size {
-            if self.spare.try_reclaim(self.size) {
-                std::mem::swap(&mut self.buf, &mut self.spare);
+    /// Reads into the room for the next read through `read`, which gets
+    /// initialized bytes (a socket's `read(&mut [u8])`, as std and smol
+    /// read) and returns how many it filled. Call only when the socket is
+    /// readable (or in a blocking read), so that an idle connection
+    /// allocates nothing.
+    ///
+    /// Whatever `read` returns, the buffer keeps no stale length: only the
+    /// bytes read are handed over, and a read that failed, timed out or
+    /// would block leaves the room as it found it. The room is zeroed once
+    /// per allocation, not per read.
+    pub fn read(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> Input {
+        let buf = self.room();
+        let cap = buf.capacity();
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
+        let result = read(&mut buf[..]);
+        // A count past the room is the closure's bug: keep what exists.
+        let n = result.as_ref().map_or(0, |&n| n.min(cap));
+        self.finish(result, n, now)
+    }
+
+    /// Reads into the room for the next read through `read`, which gets
+    /// the empty buffer with the room as spare capacity and appends what it
+    /// reads there (tokio's `try_read_buf`), returning how many bytes. The
+    /// bytes handed over are the ones appended; see [`read`](Self::read).
+    pub fn read_buf(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce(&mut BytesMut) -> io::Result<usize>,
+    ) -> Input {
+        let buf = self.room();
+        buf.clear();
+        let result = read(buf);
+        let n = self.buf.len();
+        self.finish(result, n, now)
+    }
+
+    /// Room for the next read: at least `size` bytes of capacity, and not
+    /// much more (a room kept from larger reads is let go once the reads
+    /// got small). It holds no data.
+    fn room(&mut self) -> &mut BytesMut {
+        let cap = self.buf.capacity();
+        if self.handed || cap < self.size || cap > 4 * self.size {
+            // The two allocations take turns: when one was handed over, the
+            // core usually still holds a slice of it (the start of a
+            // frame), while the other is free again by then.
+            self.handed = false;
+            let old = std::mem::take(&mut self.buf);
+            self.spare.clear();
+            if self.spare.capacity() <= 4 * self.size && self.spare.try_reclaim(self.size) {
+                self.buf = std::mem::replace(&mut self.spare, old);
             } else {
-                let full = std::mem::replace(&mut self.buf, BytesMut::with_capacity(self.size));
-                self.spare = full;
+                self.buf = BytesMut::with_capacity(self.size);
+                self.spare = old;
             }
         }
         &mut self.buf
     }
 
-    /// Room for the next read as initialized bytes, for sockets that read
-    /// into slices; then [`filled`](Self::filled) with what was read.
-    pub fn room_zeroed(&mut self) -> &mut [u8] {
-        let buf = self.room();
-        let start = buf.len();
-        buf.resize(buf.capacity(), 0);
-        &mut buf[start..]
+    /// What a read into the room gave: `n` bytes, at its start, go to the
+    /// core.
+    fn finish(&mut self, result: io::Result<usize>, n: usize, now: Instant) -> Input {
+        use io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+        match result {
+            Ok(0) => {
+                self.nothing_read(now);
+                Input::Eof
+            }
+            Ok(_) if n == 0 => {
+                self.nothing_read(now);
+                Input::Nothing
+            }
+            Ok(_) => Input::Data(self.hand_over(n, now)),
+            Err(e) if matches!(e.kind(), WouldBlock | TimedOut | Interrupted) => {
+                self.nothing_read(now);
+                Input::Nothing
+            }
+            Err(e) => Input::Failed(e),
+        }
     }
 
-    /// `n` bytes were read into [`room`](Self::room) (or
-    /// [`room_zeroed`](Self::room_zeroed)) at `now`: the bytes for the core.
-    pub fn filled(&mut self, n: usize, now: Instant) -> Bytes {
-        if self.buf.len() > n {
-            // room_zeroed: keep only what was read.
-            self.buf.truncate(n);
-        }
+    /// The `n` bytes read into the room, for the core, under the contract
+    /// of the type's docs: at least half the room goes as the room itself,
+    /// less as an exact copy (the room stays for the next read).
+    fn hand_over(&mut self, n: usize, now: Instant) -> Bytes {
         let room = self.buf.capacity();
-        let data = self.buf.split().freeze();
+        let data = if 2 * n >= room {
+            // The rest of this allocation would be pinned by the chunk: it
+            // serves no other chunk, and becomes the spare, reused once
+            // the core let go of it.
+            self.handed = true;
+            self.buf.split_to(n).freeze()
+        } else {
+            Bytes::copy_from_slice(&self.buf[..n])
+        };
         if n >= room {
             self.size = (self.size * 2).min(Self::MAX);
         } else if n < self.size / 4 {
@@ -262,33 +392,9 @@ impl ReadBuffer {
         self.check_at.get_or_insert(now + Self::QUIET);
     }
 
-    /// What a non-blocking read into [`room`](Self::room) (or
-    /// [`room_zeroed`](Self::room_zeroed)) gave at `now`: `Some(Ok(bytes))`
-    /// for the core (empty at end of stream), `Some(Err)` if the socket
-    /// failed, `None` if there was nothing after all (stale readiness).
-    pub fn took(
-        &mut self,
-        read: std::io::Result<usize>,
-        now: Instant,
-    ) -> Option<std::io::Result<Bytes>> {
-        use std::io::ErrorKind::{Interrupted, WouldBlock};
-        match read {
-            Ok(0) => {
-                self.nothing_read(now);
-                Some(Ok(Bytes::new()))
-            }
-            Ok(n) => Some(Ok(self.filled(n, now))),
-            Err(e) if matches!(e.kind(), WouldBlock | Interrupted) => {
-                self.nothing_read(now);
-                None
-            }
-            Err(e) => Some(Err(e)),
-        }
-    }
-
     /// A read found nothing (readiness was stale) at `now`: whatever room
     /// was taken for it is let go after [`QUIET`](Self::QUIET) too.
-    pub fn nothing_read(&mut self, now: Instant) {
+    fn nothing_read(&mut self, now: Instant) {
         if self.last_read.is_none() {
             self.read_at(now);
         }
@@ -311,6 +417,7 @@ impl ReadBuffer {
         }
         if last + Self::QUIET <= now {
             self.buf = BytesMut::new();
+            self.handed = false;
             self.spare = BytesMut::new();
             self.last_read = None;
             self.check_at = None;
@@ -318,6 +425,32 @@ impl ReadBuffer {
         } else {
             self.check_at = Some(last + Self::QUIET);
             false
+        }
+    }
+}
+
+/// What one read into a [`ReadBuffer`] gave.
+#[derive(Debug)]
+pub enum Input {
+    /// Bytes for the core (never empty).
+    Data(Bytes),
+    /// The peer closed its side: end of stream for the core.
+    Eof,
+    /// Nothing after all: the read would block, timed out or was
+    /// interrupted (stale readiness, or a blocking read's timeout).
+    Nothing,
+    /// The socket failed.
+    Failed(io::Error),
+}
+
+impl Input {
+    /// The step of an async adapter's wait that this read makes.
+    pub fn into_step(self) -> Step {
+        match self {
+            Input::Data(data) => Step::Read(Ok(data)),
+            Input::Eof => Step::Read(Ok(Bytes::new())),
+            Input::Nothing => Step::Spurious,
+            Input::Failed(e) => Step::Read(Err(e)),
         }
     }
 }

@@ -164,9 +164,8 @@ async fn next_step(
     }
     // Readable: the socket is non-blocking, so this read never waits.
     let mut sock: &std::net::TcpStream = io.get_ref();
-    let read = io::Read::read(&mut sock, buf.room_zeroed());
-    buf.took(read, Instant::now())
-        .map_or(Step::Spurious, Step::Read)
+    buf.read(Instant::now(), |room| io::Read::read(&mut sock, room))
+        .into_step()
 }
 
 /// Drives one server connection until it closes.

@@ -255,10 +255,14 @@ async fn next_step(
     if let Err(step) = readable {
         return step;
     }
-    let room = buf.room();
-    let space = room.capacity() - room.len();
-    let read = socket.try_read_buf(room);
-    if read.as_ref().is_ok_and(|&n| n > 0 && n < space) {
+    let mut drained = false;
+    let read = buf.read_buf(Instant::now(), |room| {
+        let space = room.capacity() - room.len();
+        let read = socket.try_read_buf(room);
+        drained = read.as_ref().is_ok_and(|&n| n > 0 && n < space);
+        read
+    });
+    if drained {
         // The socket is drained (it gave less than asked): say so to tokio
         // without another read that would only find nothing. Bytes that
         // come later raise readiness afresh.
@@ -266,8 +270,7 @@ async fn next_step(
             Err::<(), _>(io::ErrorKind::WouldBlock.into())
         });
     }
-    buf.took(read, Instant::now())
-        .map_or(Step::Spurious, Step::Read)
+    read.into_step()
 }
 
 /// Writes what `out` holds, if the socket has room.

@@ -7,7 +7,7 @@
 //! [`Record`] once its status arrived. [`CaseApp`] runs a case as a
 //! [`ClientApp`] and keeps its verdict.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -737,4 +737,218 @@ pub fn run_case(addr: &str, name: &str) -> Result<(), String> {
     };
     crate::adapters::std_io::run_client(addr, config, &mut app).map_err(|e| format!("I/O: {e}"))?;
     app.outcome()
+}
+
+/// A server streaming call whose small responses come paced, `interval`
+/// apart: it keeps a connection busy with small frames and quiet gaps (where
+/// reads time out) while other calls come and go.
+pub fn paced_streaming(responses: usize, interval: Duration) -> Exchange {
+    let sizes: Vec<usize> = (0..responses).map(|i| 1 + (i * 37) % 64).collect();
+    let m = StreamingOutputCallRequest {
+        response_parameters: sizes
+            .iter()
+            .map(|&size| ResponseParameters {
+                size: size as i32,
+                interval_us: interval.as_micros() as i32,
+                ..ResponseParameters::default()
+            })
+            .collect(),
+        ..StreamingOutputCallRequest::default()
+    };
+    Exchange::new(
+        move |conn, now| {
+            TestServiceClient::streaming_output_call(
+                conn,
+                test_service::STREAMING_OUTPUT_CALL.request(),
+                &m,
+                now,
+            )
+        },
+        move |r| streaming_responses(r, &sizes),
+    )
+}
+
+/// A FullDuplexCall the server never answers, ended by a `deadline` of the
+/// client's: a timer that fires while other calls are busy.
+pub fn sleeping_with_deadline(deadline: Duration) -> Exchange {
+    Exchange::new(
+        move |conn, now| {
+            let mut request = test_service::FULL_DUPLEX_CALL.request();
+            request.deadline = Some(now + deadline);
+            let call = TestServiceClient::full_duplex_call(conn, request, now)?;
+            let m = StreamingOutputCallRequest {
+                payload: Some(zeros(13)),
+                ..StreamingOutputCallRequest::default()
+            };
+            let _ = TestServiceClient::send_full_duplex_call(conn, call, &m);
+            Ok(call)
+        },
+        |r| code(r, Code::DeadlineExceeded),
+    )
+}
+
+/// The calls of every case, `calls` of them, as a mixed load: the cases'
+/// exchanges in turn (every case's whole list, again from the first case
+/// when all are used) with a paced server stream ([`paced_streaming`]) and a
+/// call ended by a deadline of 5 to 250 ms ([`sleeping_with_deadline`])
+/// among every ten calls, in an order shuffled by `seed`. Each comes with the
+/// name of its case.
+pub fn mixed(calls: usize, seed: u64) -> Vec<(&'static str, Exchange)> {
+    let mut all = Vec::with_capacity(calls);
+    'fill: loop {
+        for &case in CASES {
+            for ex in exchanges(case).expect("every case has exchanges") {
+                if all.len() == calls {
+                    break 'fill;
+                }
+                if all.len() % 10 == 9 {
+                    let paced = paced_streaming(100, Duration::from_millis(2));
+                    all.push(("paced_server_streaming", paced));
+                } else if all.len() % 10 == 4 {
+                    let deadline = Duration::from_millis(5 * (1 + (all.len() as u64 / 10) % 50));
+                    all.push(("deadline_mid_load", sleeping_with_deadline(deadline)));
+                }
+                if all.len() == calls {
+                    break 'fill;
+                }
+                all.push((case, ex));
+            }
+        }
+    }
+    // Fisher-Yates with xorshift64*: the same seed gives the same order.
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..all.len()).rev() {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let j = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % (i as u64 + 1)) as usize;
+        all.swap(i, j);
+    }
+    all
+}
+
+/// A call of [`MixApp`] under way: its case, reaction, check and record.
+type Running = (&'static str, Option<React>, Option<Check>, Record);
+
+/// Runs many exchanges at once on one connection: every call is started in
+/// [`ClientApp::start`] (past the server's stream limit the client queues
+/// them), and each is checked, messages and status, when its status comes.
+/// A [`ClientApp`] for the mixed-load stress test.
+pub struct MixApp {
+    waiting: Vec<(&'static str, Exchange)>,
+    running: HashMap<CallId, Running>,
+    checked: usize,
+    failures: Vec<String>,
+    closed: Option<String>,
+    limit: Duration,
+    give_up: Option<Instant>,
+}
+
+impl MixApp {
+    /// The app for `exchanges`, all of which must end within `limit`.
+    pub fn new(exchanges: Vec<(&'static str, Exchange)>, limit: Duration) -> MixApp {
+        MixApp {
+            waiting: exchanges,
+            running: HashMap::new(),
+            checked: 0,
+            failures: Vec::new(),
+            closed: None,
+            limit,
+            give_up: None,
+        }
+    }
+
+    /// How many calls passed their checks, or every reason some did not
+    /// (and why the connection closed early, if it did).
+    pub fn outcome(&self) -> Result<usize, String> {
+        let mut why = self.failures.clone();
+        if let Some(closed) = &self.closed {
+            why.push(closed.clone());
+        }
+        if !self.running.is_empty() {
+            why.push(format!("{} calls never ended", self.running.len()));
+        }
+        match why.is_empty() {
+            true => Ok(self.checked),
+            false => Err(why.join("\n")),
+        }
+    }
+}
+
+impl ClientApp for MixApp {
+    fn start(&mut self, conn: &mut client::Connection, now: Instant) {
+        self.give_up = Some(now + self.limit);
+        for (i, (case, ex)) in std::mem::take(&mut self.waiting).into_iter().enumerate() {
+            match (ex.start)(conn, now) {
+                Ok(call) => {
+                    let entry = (case, ex.on_message, Some(ex.check), Record::default());
+                    self.running.insert(call, entry);
+                }
+                Err(status) => self
+                    .failures
+                    .push(format!("call {i} ({case}) could not start: {status:?}")),
+            }
+        }
+    }
+
+    fn on_event(&mut self, conn: &mut client::Connection, event: client::Event, now: Instant) {
+        let compressed = conn.last_message_compressed();
+        match event {
+            client::Event::Headers { call, metadata } => {
+                if let Some((.., record)) = self.running.get_mut(&call) {
+                    record.headers = Some(metadata);
+                }
+            }
+            client::Event::Message { call, data } => {
+                if let Some((_, react, _, record)) = self.running.get_mut(&call) {
+                    record.messages.push((data, compressed));
+                    if let Some(react) = react {
+                        react(conn, call, record, now);
+                    }
+                }
+            }
+            client::Event::Status {
+                call,
+                status,
+                trailers,
+            } => {
+                if let Some((case, _, check, mut record)) = self.running.remove(&call) {
+                    record.status = Some(status);
+                    record.trailers = trailers;
+                    match check.map_or(Ok(()), |c| c(&record)) {
+                        Ok(()) => self.checked += 1,
+                        Err(why) => self.failures.push(format!("{case}: {why}")),
+                    }
+                }
+            }
+            client::Event::Closed { error } if error.is_some() || !self.running.is_empty() => {
+                self.closed = Some(format!(
+                    "connection closed with {} calls running: {error:?}",
+                    self.running.len()
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.give_up.filter(|_| !self.is_done())
+    }
+
+    fn on_timeout(&mut self, conn: &mut client::Connection, _now: Instant) {
+        let running: Vec<CallId> = self.running.keys().copied().collect();
+        for call in running {
+            let _ = conn.cancel(call);
+        }
+        self.failures.push(format!(
+            "timed out after {:?} with {} calls running",
+            self.limit,
+            self.running.len()
+        ));
+        self.running.clear();
+    }
+
+    fn is_done(&self) -> bool {
+        self.closed.is_some() || self.running.is_empty()
+    }
 }
