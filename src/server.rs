@@ -1000,6 +1000,55 @@ impl<'a> RequestFields<'a> {
     }
 }
 
+/// Forced shutdown: the end of a graceful shutdown's grace period.
+impl Connection {
+    /// Ends the connection at once, saying so: every call still open ends
+    /// with `status` (adapters use UNAVAILABLE "server is shutting down"),
+    /// then a final GOAWAY(NO_ERROR) names the last stream processed and the
+    /// connection closes ([`Event::Closed`]).
+    ///
+    /// A call whose stream has no response data waiting gets `status` in
+    /// its trailers (Trailers-Only if nothing was sent yet); a call whose
+    /// response data still waits (behind flow control, say) cannot take
+    /// trailers now, so its data is dropped and the stream reset with
+    /// RST_STREAM(CANCEL), which the client reports as CANCELLED. The
+    /// application gets [`Event::Cancelled`] with `status` for each call.
+    /// [`poll_transmit`](Self::poll_transmit) then gives the remaining
+    /// bytes: the trailers and resets, the GOAWAY last; write what the
+    /// socket takes within a short bound and close it.
+    pub fn force_close(&mut self, status: Status, now: Instant) {
+        self.now = now;
+        let ids: Vec<CallId> = self.calls.keys().copied().collect();
+        for id in ids {
+            let Some(stream) = self.calls.get(&id).map(|c| c.stream) else {
+                continue;
+            };
+            // Trailers queued behind data would be dropped with the
+            // stream by the close below: only what is written now stays.
+            let waiting = self
+                .h2
+                .streams
+                .get(&stream.0)
+                .is_some_and(|s| s.queued_bytes > 0);
+            self.drop_queued(id);
+            let ended = !waiting && self.end_call(id, status.clone(), &Metadata::new()).is_ok();
+            if !ended {
+                if let Some(call) = self.calls.remove(&id)
+                    && let Some(d) = call.deadline
+                {
+                    self.deadlines.remove(&(d, id));
+                }
+                let _ = self.h2.reset_stream(stream, ErrorCode::CANCEL);
+            }
+            self.events.push_back(Event::Cancelled {
+                call: id,
+                status: status.clone(),
+            });
+        }
+        self.h2.close(ErrorCode::NO_ERROR, now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

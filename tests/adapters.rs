@@ -834,3 +834,46 @@ fn wake_and_shutdown_reach_an_idle_connection_promptly() {
         }
     });
 }
+
+/// A call that never finishes outlives the shutdown's grace period: the
+/// server ends it with UNAVAILABLE "server is shutting down" in its
+/// trailers and closes with a final GOAWAY, on every adapter (before, the
+/// connection was only dropped).
+#[test]
+fn forced_shutdown_ends_open_calls_with_unavailable() {
+    bounded(Duration::from_secs(30), || {
+        for rt in Runtime::ALL {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = Server::with_limits(adapters::Limits {
+                shutdown_grace: Duration::from_millis(200),
+                ..adapters::Limits::default()
+            });
+            let store = Store::book();
+            let handle = rt.serve_in_thread(
+                listener,
+                server.clone(),
+                server::Config::default(),
+                move |_| EcommerceApp::new(store.clone()),
+                false,
+            );
+            let srv = server.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(150));
+                srv.shutdown();
+            });
+            let mut app = Stalled {
+                deadline: Duration::from_secs(20),
+                call: None,
+                status: None,
+            };
+            let started = Instant::now();
+            let _ = rt.run_client(addr, client_config(addr), &mut app);
+            let status = app.status.expect("the call ended");
+            assert_eq!(status.code, Code::Unavailable, "{rt}: {status:?}");
+            assert_eq!(status.message, "server is shutting down", "{rt}");
+            assert!(started.elapsed() < Duration::from_secs(3), "{rt}");
+            handle.join().unwrap().unwrap();
+        }
+    });
+}

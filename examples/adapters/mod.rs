@@ -89,8 +89,18 @@ pub struct Server {
 struct Inner {
     wakers: Mutex<HashMap<u64, Waker>>,
     shutting_down: AtomicBool,
+    forced: AtomicBool,
     next_id: std::sync::atomic::AtomicU64,
     limits: Limits,
+}
+
+/// How long a connection that is force-closed (after the grace period)
+/// may take to write its last bytes (trailers, resets, GOAWAY).
+pub const FORCED_WRITE: Duration = Duration::from_millis(100);
+
+/// The status of the calls still open when the grace period ends.
+pub fn shutdown_status() -> grpc_sansio::grpc::Status {
+    grpc_sansio::grpc::Status::unavailable("server is shutting down")
 }
 
 /// The limits of a server adapter (see [`Server::with_limits`]).
@@ -164,6 +174,19 @@ impl Server {
     pub fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.wake_all();
+    }
+
+    /// The grace period is over: every connection still open ends its
+    /// calls with [`shutdown_status`] (`force_close`), writes what it can
+    /// within [`FORCED_WRITE`] and closes.
+    pub fn force_close(&self) {
+        self.inner.forced.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    /// Whether [`force_close`](Server::force_close) was called.
+    pub fn is_forced(&self) -> bool {
+        self.inner.forced.load(Ordering::SeqCst)
     }
 
     /// Whether [`shutdown`](Server::shutdown) was called.
@@ -639,6 +662,8 @@ pub struct ServerLoop<A> {
     /// Whether the peer closed its side (no more reads).
     pub eof: bool,
     shut: bool,
+    /// When the connection was force-closed ([`Server::force_close`]).
+    forced: Option<Instant>,
     id: u64,
 }
 
@@ -652,6 +677,7 @@ impl<A: ServerApp> ServerLoop<A> {
             buf: ReadBuffer::default(),
             eof: false,
             shut: false,
+            forced: None,
             id,
         }
     }
@@ -662,6 +688,13 @@ impl<A: ServerApp> ServerLoop<A> {
         if server.is_shutting_down() && !self.shut {
             self.conn.shutdown(now);
             self.shut = true;
+        }
+        if server.is_forced() && self.forced.is_none() {
+            self.conn.force_close(shutdown_status(), now);
+            self.forced = Some(now);
+        }
+        if self.forced.is_some_and(|t| now >= t + FORCED_WRITE) {
+            return false;
         }
         if self.conn.poll_timeout().is_some_and(|t| t <= now) {
             self.conn.handle_timeout(now);
@@ -678,8 +711,11 @@ impl<A: ServerApp> ServerLoop<A> {
     /// When the wait must end at the latest ([`Step::Timer`]).
     pub fn deadline(&self) -> Option<Instant> {
         earliest(
-            earliest(self.conn.poll_timeout(), self.app.poll_timeout()),
-            self.buf.release_at(),
+            earliest(
+                earliest(self.conn.poll_timeout(), self.app.poll_timeout()),
+                self.buf.release_at(),
+            ),
+            self.forced.map(|t| t + FORCED_WRITE),
         )
     }
 

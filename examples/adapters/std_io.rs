@@ -306,7 +306,26 @@ where
     while server.connections() > 0 && Instant::now() < give_up {
         std::thread::sleep(Duration::from_millis(10));
     }
+    force_the_rest(&server);
     Ok(())
+}
+
+/// After the grace period: the connections still open end their calls
+/// with [`super::shutdown_status`] and close; waits for them a little
+/// longer than they may take ([`super::FORCED_WRITE`]).
+fn force_the_rest(server: &Server) {
+    if server.connections() == 0 {
+        return;
+    }
+    eprintln!(
+        "shutdown: {} connection(s) still open after the grace period: closing them",
+        server.connections()
+    );
+    server.force_close();
+    let give_up = Instant::now() + 2 * super::FORCED_WRITE;
+    while server.connections() > 0 && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Refuses a connection past the cap: the server preface (SETTINGS) and
@@ -382,11 +401,19 @@ fn drive_server<A: ServerApp>(
     let mut read_timeout = ReadTimeout::default();
     let (mut shut, mut eof, mut idle) = (false, false, false);
     let mut last_input = Instant::now();
+    let mut forced: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if server.is_shutting_down() && !shut {
             conn.shutdown(now);
             shut = true;
+        }
+        if server.is_forced() && forced.is_none() {
+            conn.force_close(super::shutdown_status(), now);
+            forced = Some(now);
+        }
+        if forced.is_some_and(|t| now >= t + super::FORCED_WRITE) {
+            return Ok(());
         }
         if parked.woken.swap(false, Ordering::SeqCst) {
             app.on_wake(conn, now);
@@ -405,7 +432,10 @@ fn drive_server<A: ServerApp>(
         if out.is_empty() && conn.is_closed() {
             return Ok(());
         }
-        let timer = earliest(conn.poll_timeout(), app.poll_timeout());
+        let timer = earliest(
+            earliest(conn.poll_timeout(), app.poll_timeout()),
+            forced.map(|t| t + super::FORCED_WRITE),
+        );
         if out.is_empty() && (idle || eof) {
             // Quiet: give back what is kept for reuse (the read buffer
             // too), and wait for input, a wake or the timer without a read.
