@@ -33,13 +33,36 @@ pub(crate) const MIN_DATA_PIECE: usize = 4096;
 /// chunk's length is an honest measure of the memory behind its slices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Origin {
-    /// The chunk's number among the pushed chunks, from 1; 0 for a copy.
-    pub(crate) seq: u64,
-    /// The chunk's length as pushed: what a slice of it keeps alive.
-    pub(crate) len: usize,
+    /// The chunk's number among the pushed chunks, from 1 (wrapping past
+    /// 2^32, far more chunks than are ever queued at once); 0 for a copy.
+    pub(crate) seq: u32,
+    /// The chunk's length as pushed (saturated at 4 GiB): what a slice of
+    /// it keeps alive.
+    len: u32,
 }
 
 impl Origin {
+    /// A chunk of its own, `len` bytes long.
+    pub(crate) fn own(len: usize) -> Origin {
+        Origin {
+            seq: 0,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Chunk number `seq` (not 0), `len` bytes long.
+    pub(crate) fn shared(seq: u32, len: usize) -> Origin {
+        Origin {
+            seq,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The chunk's length.
+    pub(crate) fn len(self) -> usize {
+        self.len as usize
+    }
+
     /// Whether slices of this origin share a buffer with other slices of
     /// the same origin (copies share nothing).
     pub(crate) fn is_shared(self) -> bool {
@@ -55,12 +78,11 @@ pub struct FrameDecoder {
     /// How many bytes of [`PREFACE`] have matched; `PREFACE.len()` once it
     /// is done or when no preface is expected.
     preface_matched: usize,
-    /// Pushed chunks not yet consumed; none of them is empty.
-    chunks: VecDeque<Bytes>,
-    /// The origin of each chunk of `chunks`, in the same order.
-    origins: VecDeque<Origin>,
+    /// Pushed chunks not yet consumed, none of them empty, each with its
+    /// origin.
+    chunks: VecDeque<(Bytes, Origin)>,
     /// The [`Origin::seq`] of the next chunk (numbered as pushed, from 1).
-    next_seq: u64,
+    next_seq: u32,
     /// The origin of the DATA payload handed out last.
     last_origin: Origin,
     /// Total length of `chunks`.
@@ -83,7 +105,6 @@ impl FrameDecoder {
             max_frame_size,
             preface_matched: PREFACE.len(),
             chunks: VecDeque::new(),
-            origins: VecDeque::new(),
             next_seq: 1,
             last_origin: Origin::default(),
             queued: 0,
@@ -112,12 +133,9 @@ impl FrameDecoder {
             return;
         }
         self.queued += data.len();
-        self.origins.push_back(Origin {
-            seq: self.next_seq,
-            len: data.len(),
-        });
-        self.next_seq += 1;
-        self.chunks.push_back(data);
+        let origin = Origin::shared(self.next_seq, data.len());
+        self.next_seq = self.next_seq.checked_add(1).unwrap_or(1);
+        self.chunks.push_back((data, origin));
     }
 
     /// Where the payload of the DATA frame (or piece) that
@@ -130,29 +148,29 @@ impl FrameDecoder {
     /// than the chunks it keeps alive (the start of a frame at the end of
     /// a large read), so that between reads the decoder pins no more than
     /// a small multiple of what it holds. Call after decoding what can be.
+    #[inline]
     pub(crate) fn compact(&mut self) {
-        let pinned: usize = self.origins.iter().map(|o| o.len).sum();
-        if self.queued == 0 || !super::pins_too_much(self.queued, pinned) {
+        if self.queued == 0 {
+            return;
+        }
+        let pinned: usize = self.chunks.iter().map(|(_, o)| o.len()).sum();
+        if !super::pins_too_much(self.queued, pinned) {
             return;
         }
         let mut rest = BytesMut::with_capacity(self.queued);
-        for c in self.chunks.drain(..) {
+        for (c, _) in self.chunks.drain(..) {
             rest.extend_from_slice(&c);
         }
-        self.origins.clear();
-        // The copy is a chunk of its own (numbers are never reused).
-        self.origins.push_back(Origin {
-            seq: self.next_seq,
-            len: rest.len(),
-        });
-        self.next_seq += 1;
-        self.chunks.push_back(rest.freeze());
+        // The copy is a chunk of its own, with a number of its own.
+        let origin = Origin::shared(self.next_seq, rest.len());
+        self.next_seq = self.next_seq.checked_add(1).unwrap_or(1);
+        self.chunks.push_back((rest.freeze(), origin));
     }
 
     /// Bytes the decoder keeps alive: the whole of every chunk it still
     /// holds a part of, and the gathering buffer.
     pub(crate) fn pinned_len(&self) -> usize {
-        self.origins.iter().map(|o| o.len).sum::<usize>() + self.partial.capacity()
+        self.chunks.iter().map(|(_, o)| o.len()).sum::<usize>() + self.partial.capacity()
     }
 
     /// The next complete frame, `Ok(None)` if more bytes are needed.
@@ -169,7 +187,6 @@ impl FrameDecoder {
             if e.stream_id.is_none() {
                 self.error = Some(e);
                 self.chunks.clear();
-                self.origins.clear();
                 self.queued = 0;
                 self.partial = BytesMut::new();
                 self.header = None;
@@ -185,7 +202,6 @@ impl FrameDecoder {
             self.partial = BytesMut::new();
         }
         self.chunks.shrink_to_fit();
-        self.origins.shrink_to_fit();
     }
 
     /// Bytes held: pushed and not yet consumed, plus the start of a frame
@@ -235,7 +251,7 @@ impl FrameDecoder {
             if want.is_empty() {
                 return Ok(true);
             }
-            let Some(front) = self.chunks.front_mut() else {
+            let Some((front, _)) = self.chunks.front_mut() else {
                 return Ok(false);
             };
             let n = want.len().min(front.len());
@@ -254,7 +270,7 @@ impl FrameDecoder {
     /// The next frame header, if its 9 bytes have arrived.
     fn take_header(&mut self) -> Option<FrameHeader> {
         if self.partial.is_empty() {
-            let front = self.chunks.front()?;
+            let (front, _) = self.chunks.front()?;
             if let Some(b) = front.first_chunk::<FRAME_HEADER_LEN>() {
                 let h = FrameHeader::parse(b);
                 self.consume_front(FRAME_HEADER_LEN);
@@ -275,10 +291,10 @@ impl FrameDecoder {
             return Some(Bytes::new());
         }
         if self.partial.is_empty() {
-            let front = self.chunks.front_mut()?;
+            let (front, origin) = self.chunks.front_mut()?;
             if front.len() >= len {
                 let payload = front.split_to(len);
-                self.last_origin = self.front_origin();
+                self.last_origin = *origin;
                 self.consume_front(0);
                 self.queued -= len;
                 return Some(payload);
@@ -289,7 +305,7 @@ impl FrameDecoder {
         if self.partial.len() < len {
             return None;
         }
-        self.last_origin = Origin { seq: 0, len };
+        self.last_origin = Origin::own(len);
         Some(self.partial.split().freeze())
     }
 
@@ -298,7 +314,7 @@ impl FrameDecoder {
     fn straddles(&self, len: usize) -> bool {
         len >= MIN_DATA_PIECE
             && self.partial.is_empty()
-            && self.chunks.front().is_some_and(|f| f.len() < len)
+            && self.chunks.front().is_some_and(|(f, _)| f.len() < len)
     }
 
     /// The next piece of the unpadded DATA frame `header`, if one is ready;
@@ -310,7 +326,7 @@ impl FrameDecoder {
         let rest = *self.data_rest.get_or_insert(header.length as usize);
         let want = rest.min(MIN_DATA_PIECE);
         let piece = loop {
-            let avail = self.chunks.front().map_or(0, Bytes::len);
+            let avail = self.chunks.front().map_or(0, |(c, _)| c.len());
             if self.partial.is_empty() {
                 if avail == 0 {
                     return None;
@@ -318,19 +334,16 @@ impl FrameDecoder {
                 if avail >= want {
                     // A slice: no copy.
                     let n = rest.min(avail);
-                    let front = self.chunks.front_mut()?;
+                    let (front, origin) = self.chunks.front_mut()?;
                     let piece = front.split_to(n);
-                    self.last_origin = self.front_origin();
+                    self.last_origin = *origin;
                     self.consume_front(0);
                     self.queued -= n;
                     break piece;
                 }
             } else if avail >= MIN_DATA_PIECE {
                 // Gathered bytes go out before the slice that follows.
-                self.last_origin = Origin {
-                    seq: 0,
-                    len: self.partial.len(),
-                };
+                self.last_origin = Origin::own(self.partial.len());
                 break self.partial.split().freeze();
             }
             // Gather a short run, one chunk at a time (so that a long
@@ -339,11 +352,11 @@ impl FrameDecoder {
             if n == 0 {
                 return None;
             }
-            let front = self.chunks.front()?;
+            let (front, _) = self.chunks.front()?;
             self.partial.extend_from_slice(&front[..n]);
             self.consume_front(n);
             if self.partial.len() == want {
-                self.last_origin = Origin { seq: 0, len: want };
+                self.last_origin = Origin::own(want);
                 break self.partial.split().freeze();
             }
         };
@@ -370,7 +383,7 @@ impl FrameDecoder {
             if need == 0 {
                 break;
             }
-            let Some(front) = self.chunks.front() else {
+            let Some((front, _)) = self.chunks.front() else {
                 break;
             };
             let n = need.min(front.len());
@@ -382,20 +395,14 @@ impl FrameDecoder {
     /// Advances the front chunk by `n` (at most its length) and drops it
     /// once empty.
     fn consume_front(&mut self, n: usize) {
-        if let Some(front) = self.chunks.front_mut() {
+        if let Some((front, _)) = self.chunks.front_mut() {
             let n = n.min(front.len());
             front.advance(n);
             self.queued -= n;
             if front.is_empty() {
                 self.chunks.pop_front();
-                self.origins.pop_front();
             }
         }
-    }
-
-    /// The origin of a slice of the front chunk.
-    fn front_origin(&self) -> Origin {
-        self.origins.front().copied().unwrap_or_default()
     }
 }
 

@@ -161,7 +161,7 @@ impl Deframer {
         // judged now.
         self.settle(false);
         let len = chunk.len();
-        self.push_from(chunk, Origin { seq: 0, len });
+        self.push_from(chunk, Origin::own(len));
     }
 
     /// [`push`](Self::push) of a slice of the received chunk `origin`; the
@@ -225,7 +225,7 @@ impl Deframer {
                 }
                 break;
             }
-            let copy = held < GATHER_BELOW || crate::frame::pins_too_much(held, origin.len);
+            let copy = held < GATHER_BELOW || crate::frame::pins_too_much(held, origin.len());
             for (piece, o) in fresh[i..j].iter_mut() {
                 if copy {
                     self.tail.extend_from_slice(piece);
@@ -239,11 +239,18 @@ impl Deframer {
     }
 
     /// Ends the gathering buffer: its bytes become a piece of their own.
+    #[inline]
     fn freeze_tail(&mut self) {
         if !self.tail.is_empty() {
+            self.freeze_gathered();
+        }
+    }
+
+    fn freeze_gathered(&mut self) {
+        {
             let len = self.tail.len();
             let gathered = self.tail.split().freeze();
-            self.chunks.push_back((gathered, Origin { seq: 0, len }));
+            self.chunks.push_back((gathered, Origin::own(len)));
         }
     }
 
@@ -339,9 +346,9 @@ impl Deframer {
         for (piece, origin) in self.chunks.iter() {
             pieces += 1;
             if !origin.is_shared() {
-                held += origin.len.max(piece.len());
+                held += origin.len().max(piece.len());
             } else if last_shared != Some(origin.seq) {
-                held += origin.len.max(piece.len());
+                held += origin.len().max(piece.len());
                 last_shared = Some(origin.seq);
             }
         }
@@ -362,11 +369,14 @@ impl Deframer {
     }
 
     /// Removes the oldest piece (and ends its share of the unsettled ones).
+    #[inline]
     fn pop_piece(&mut self) {
         self.chunks.pop_front();
-        // Taking reaches unsettled pieces only when the pieces behind them
-        // were all taken: at most every piece is unsettled.
-        self.unsettled = self.unsettled.min(self.chunks.len());
+        if self.unsettled > 0 {
+            // Taking reaches unsettled pieces only when the pieces before
+            // them were all taken: at most every piece is unsettled.
+            self.unsettled = self.unsettled.min(self.chunks.len());
+        }
     }
 
     /// Consumes a message prefix; the caller checked it is buffered.
@@ -472,7 +482,7 @@ mod tests {
     }
 
     fn shared(seq: u64, len: usize) -> Origin {
-        Origin { seq, len }
+        Origin::shared(seq as u32, len)
     }
 
     /// A 1 KiB piece of a 256 KiB read, waiting for the rest of its

@@ -336,6 +336,7 @@ impl Connection {
 
     /// The next event, if any. With [`ReleaseMode::OnDelivery`], handing out
     /// a DATA event gives its flow-control credit back to the peer.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         if let Event::Data {

@@ -12,60 +12,73 @@ use std::collections::VecDeque;
 use crate::frame::Origin;
 
 /// The chunks behind the DATA payloads of an event queue, in queue order.
+///
+/// The oldest run lives inline: an event queue usually holds the payloads
+/// of one read at a time, and then no deque is touched.
 #[derive(Debug, Default)]
 pub(crate) struct PinQueue {
-    /// One entry per run of queued payloads from the same chunk: its
-    /// origin and how many payloads of the run are still queued.
-    groups: VecDeque<(Origin, u32)>,
-    /// The sum of the groups' chunk lengths.
+    /// The oldest run of queued payloads from one chunk: its origin and
+    /// how many of its payloads are still queued (0: no run queued).
+    front: (Origin, u32),
+    /// The later runs, oldest first.
+    rest: VecDeque<(Origin, u32)>,
+    /// The sum of the runs' chunk lengths.
     pinned: usize,
 }
 
 impl PinQueue {
     /// A payload from `origin` was queued (after every earlier one).
+    #[inline]
     pub(crate) fn push(&mut self, origin: Origin) {
-        if let Some((back, n)) = self.groups.back_mut()
-            && origin.is_shared()
-            && back.seq == origin.seq
-        {
-            *n = n.saturating_add(1);
-            return;
+        let back = match self.rest.back_mut() {
+            Some(back) => back,
+            None if self.front.1 == 0 => {
+                self.front = (origin, 1);
+                self.pinned += origin.len();
+                return;
+            }
+            None => &mut self.front,
+        };
+        if origin.is_shared() && back.0.seq == origin.seq {
+            back.1 = back.1.saturating_add(1);
+        } else {
+            self.rest.push_back((origin, 1));
+            self.pinned += origin.len();
         }
-        self.groups.push_back((origin, 1));
-        self.pinned += origin.len;
     }
 
     /// The oldest queued payload was handed out; returns its origin.
+    #[inline]
     pub(crate) fn pop(&mut self) -> Origin {
-        let Some((origin, n)) = self.groups.front_mut() else {
-            return Origin::default();
-        };
+        let (origin, n) = &mut self.front;
         let origin = *origin;
+        if *n == 0 {
+            return Origin::default();
+        }
         *n -= 1;
         if *n == 0 {
-            self.groups.pop_front();
-            self.pinned -= origin.len;
+            self.pinned -= origin.len();
+            if let Some(next) = self.rest.pop_front() {
+                self.front = next;
+            }
         }
         origin
     }
 
     /// Whether payloads of `origin` (a shared chunk) are still queued.
+    #[inline]
     pub(crate) fn more_from(&self, origin: Origin) -> bool {
-        origin.is_shared()
-            && self
-                .groups
-                .front()
-                .is_some_and(|(o, _)| o.seq == origin.seq)
+        origin.is_shared() && self.front.1 > 0 && self.front.0.seq == origin.seq
     }
 
     /// Bytes kept alive by the queued payloads, and this queue's storage.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.pinned + self.groups.capacity() * core::mem::size_of::<(Origin, u32)>()
+        self.pinned + self.rest.capacity() * core::mem::size_of::<(Origin, u32)>()
     }
 
     /// Gives back the storage of an empty queue.
     pub(crate) fn shrink(&mut self) {
-        self.groups.shrink_to_fit();
+        self.rest.shrink_to_fit();
     }
 }
 
@@ -73,8 +86,12 @@ impl PinQueue {
 mod tests {
     use super::*;
 
-    fn o(seq: u64, len: usize) -> Origin {
-        Origin { seq, len }
+    fn o(seq: u32, len: usize) -> Origin {
+        if seq == 0 {
+            Origin::own(len)
+        } else {
+            Origin::shared(seq, len)
+        }
     }
 
     #[test]
