@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::error::{ConnectionError, ErrorCode};
-use crate::frame::StreamId;
+use crate::frame::{Origin, StreamId};
 use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, Status, timeout};
@@ -41,10 +41,17 @@ pub struct Config {
     /// Most memory the connection keeps for response messages not yet
     /// complete, across all its calls, counted as what they keep alive: the
     /// whole received buffer behind a slice, the gathering buffer of
-    /// copied pieces. Default 8 MiB (two messages of the default maximum
-    /// size on their way at once). The call whose bytes take the connection
-    /// past it ends with RESOURCE_EXHAUSTED. It bounds what a server can
-    /// pin by sending many calls' responses slowly, or a byte at a time.
+    /// copied pieces. Default 64 MiB. The call whose bytes take the
+    /// connection past it ends with RESOURCE_EXHAUSTED.
+    ///
+    /// Each call is bounded by `max_receive_message_size` already; this
+    /// bounds their sum, which is otherwise that limit times the streams
+    /// open at once (400 MiB at the defaults), against a server that sends
+    /// many calls' messages slowly or a byte at a time. It is a ceiling, not
+    /// flow control: legitimate traffic that interleaves many large
+    /// messages needs room (200 mixed interop calls, 100 at a time, hold up
+    /// to 16-32 MiB of partial messages), so lower it only together with
+    /// `h2.max_concurrent_streams` or the message size limit.
     pub max_buffered_bytes: usize,
     /// Calls waiting for a stream because the server's
     /// SETTINGS_MAX_CONCURRENT_STREAMS is reached. Default 1000; past it
@@ -63,7 +70,7 @@ impl Default for Config {
             scheme: "http",
             user_agent: concat!("grpc-rust-sansio/", env!("CARGO_PKG_VERSION")).into(),
             max_receive_message_size: 4 << 20,
-            max_buffered_bytes: 8 << 20,
+            max_buffered_bytes: 64 << 20,
             max_queued_calls: 1000,
             max_queued_call_bytes: 1 << 20,
         }
@@ -756,11 +763,12 @@ impl Connection {
                 stream_id,
                 data,
                 end_stream,
+                origin,
             } => {
                 let Some(&id) = self.by_stream.get(&stream_id) else {
                     return;
                 };
-                self.on_data(id, data, end_stream);
+                self.on_data(id, data, end_stream, origin);
             }
             h2::Event::Reset {
                 stream_id,
@@ -899,11 +907,10 @@ impl Connection {
         self.events.push_back(Event::Headers { call: id, metadata });
     }
 
-    fn on_data(&mut self, id: CallId, data: Bytes, end_stream: bool) {
+    fn on_data(&mut self, id: CallId, data: Bytes, end_stream: bool, origin: Origin) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let origin = self.h2.delivered_origin;
         call.inbound.push(data, origin);
         loop {
             match call.inbound.next_message() {
@@ -919,7 +926,7 @@ impl Connection {
             }
         }
         if (call.inbound.held > 0 || !call.inbound.is_empty())
-            && call.inbound.settle(self.h2.event_pins.more_from(origin)) > 0
+            && call.inbound.settle(self.h2.more_data_from(origin)) > 0
         {
             let limit = self.config.max_buffered_bytes;
             let total: usize = self.calls.values().map(|c| c.inbound.held).sum();

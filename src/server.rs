@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::error::{ConnectionError, ErrorCode};
-use crate::frame::StreamId;
+use crate::frame::{Origin, StreamId};
 use crate::grpc::call::{self, CallId, FieldBuf, Inbound};
 use crate::grpc::compression::{self, Encoding};
 use crate::grpc::{Code, Metadata, MethodPath, RecentPaths, Status, timeout};
@@ -41,10 +41,17 @@ pub struct Config {
     /// Most memory the connection keeps for request messages not yet
     /// complete, across all its calls, counted as what they keep alive: the
     /// whole received buffer behind a slice, the gathering buffer of
-    /// copied pieces. Default 8 MiB (two messages of the default maximum
-    /// size on their way at once). The call whose bytes take the connection
-    /// past it ends with RESOURCE_EXHAUSTED. It bounds what a peer can pin
-    /// by sending many streams' messages slowly, or a byte at a time.
+    /// copied pieces. Default 64 MiB. The call whose bytes take the
+    /// connection past it ends with RESOURCE_EXHAUSTED.
+    ///
+    /// Each call is bounded by `max_receive_message_size` already; this
+    /// bounds their sum, which is otherwise that limit times the streams
+    /// open at once (400 MiB at the defaults), against a client that sends
+    /// many calls' messages slowly or a byte at a time. It is a ceiling, not
+    /// flow control: legitimate traffic that interleaves many large
+    /// messages needs room (200 mixed interop calls, 100 at a time, hold up
+    /// to 16-32 MiB of partial messages), so lower it only together with
+    /// `h2.max_concurrent_streams` or the message size limit.
     pub max_buffered_bytes: usize,
     /// How responses are compressed when the client accepts it (per
     /// `grpc-accept-encoding`). Default identity.
@@ -56,7 +63,7 @@ impl Default for Config {
         Config {
             h2: h2::Config::default(),
             max_receive_message_size: 4 << 20,
-            max_buffered_bytes: 8 << 20,
+            max_buffered_bytes: 64 << 20,
             response_encoding: Encoding::Identity,
         }
     }
@@ -630,7 +637,7 @@ impl Connection {
                     self.on_request(stream_id, &fields, end_stream, replay);
                 } else if end_stream {
                     // Trailers from a client: gRPC defines none; they end the request.
-                    self.on_data(stream_id, Bytes::new(), true);
+                    self.on_data(stream_id, Bytes::new(), true, Origin::default());
                 }
                 self.h2.recycle_replayed(fields, replay);
             }
@@ -638,7 +645,8 @@ impl Connection {
                 stream_id,
                 data,
                 end_stream,
-            } => self.on_data(stream_id, data, end_stream),
+                origin,
+            } => self.on_data(stream_id, data, end_stream, origin),
             h2::Event::Reset {
                 stream_id,
                 code,
@@ -872,12 +880,11 @@ impl Connection {
         let _ = self.h2.send_headers(call.stream, &f, true);
     }
 
-    fn on_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) {
+    fn on_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool, origin: Origin) {
         let id = Self::call_id(stream);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let origin = self.h2.delivered_origin;
         call.inbound.push(data, origin);
         loop {
             match call.inbound.next_message() {
@@ -890,7 +897,7 @@ impl Connection {
             }
         }
         if (call.inbound.held > 0 || !call.inbound.is_empty())
-            && call.inbound.settle(self.h2.event_pins.more_from(origin)) > 0
+            && call.inbound.settle(self.h2.more_data_from(origin)) > 0
         {
             let total: usize = self.calls.values().map(|c| c.inbound.held).sum();
             if total > self.max_buffered_bytes {

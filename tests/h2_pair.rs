@@ -135,6 +135,7 @@ fn run(seed: u64) {
                     stream_id,
                     data,
                     end_stream,
+                    ..
                 } => {
                     server_got
                         .get_mut(&stream_id)
@@ -172,6 +173,7 @@ fn run(seed: u64) {
                     stream_id,
                     data,
                     end_stream,
+                    ..
                 } => {
                     client_got
                         .get_mut(&stream_id)

@@ -128,6 +128,7 @@ fn serve(mut socket: TcpStream) -> io::Result<()> {
                     stream_id,
                     data,
                     end_stream,
+                    ..
                 } => {
                     if let Some(r) = requests.get_mut(&stream_id.0) {
                         r.body_len += data.len();

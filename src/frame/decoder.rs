@@ -23,53 +23,6 @@ use crate::error::ErrorCode;
 /// `MIN_DATA_PIECE` bytes).
 pub(crate) const MIN_DATA_PIECE: usize = 4096;
 
-/// Which received chunk a DATA payload is a slice of: keeping the payload
-/// keeps that chunk's buffer alive (its length is what it pins). A payload
-/// gathered by copying has an origin of its own (`seq` 0, `len` its own
-/// length).
-///
-/// The caller of `recv` hands in chunks whose buffers are not much larger
-/// than the chunks (the adapters' read buffers make sure of it), so a
-/// chunk's length is an honest measure of the memory behind its slices.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Origin {
-    /// The chunk's number among the pushed chunks, from 1 (wrapping past
-    /// 2^32, far more chunks than are ever queued at once); 0 for a copy.
-    pub(crate) seq: u32,
-    /// The chunk's length as pushed (saturated at 4 GiB): what a slice of
-    /// it keeps alive.
-    len: u32,
-}
-
-impl Origin {
-    /// A chunk of its own, `len` bytes long.
-    pub(crate) fn own(len: usize) -> Origin {
-        Origin {
-            seq: 0,
-            len: u32::try_from(len).unwrap_or(u32::MAX),
-        }
-    }
-
-    /// Chunk number `seq` (not 0), `len` bytes long.
-    pub(crate) fn shared(seq: u32, len: usize) -> Origin {
-        Origin {
-            seq,
-            len: u32::try_from(len).unwrap_or(u32::MAX),
-        }
-    }
-
-    /// The chunk's length.
-    pub(crate) fn len(self) -> usize {
-        self.len as usize
-    }
-
-    /// Whether slices of this origin share a buffer with other slices of
-    /// the same origin (copies share nothing).
-    pub(crate) fn is_shared(self) -> bool {
-        self.seq != 0
-    }
-}
-
 /// Splits received bytes into frames.
 #[derive(Debug)]
 pub struct FrameDecoder {
@@ -78,13 +31,8 @@ pub struct FrameDecoder {
     /// How many bytes of [`PREFACE`] have matched; `PREFACE.len()` once it
     /// is done or when no preface is expected.
     preface_matched: usize,
-    /// Pushed chunks not yet consumed, none of them empty, each with its
-    /// origin.
-    chunks: VecDeque<(Bytes, Origin)>,
-    /// The [`Origin::seq`] of the next chunk (numbered as pushed, from 1).
-    next_seq: u32,
-    /// The origin of the DATA payload handed out last.
-    last_origin: Origin,
+    /// Pushed chunks not yet consumed; none of them is empty.
+    chunks: VecDeque<Bytes>,
     /// Total length of `chunks`.
     queued: usize,
     /// The start of a frame header or payload whose bytes straddle chunks.
@@ -105,8 +53,6 @@ impl FrameDecoder {
             max_frame_size,
             preface_matched: PREFACE.len(),
             chunks: VecDeque::new(),
-            next_seq: 1,
-            last_origin: Origin::default(),
             queued: 0,
             partial: BytesMut::new(),
             header: None,
@@ -133,44 +79,7 @@ impl FrameDecoder {
             return;
         }
         self.queued += data.len();
-        let origin = Origin::shared(self.next_seq, data.len());
-        self.next_seq = self.next_seq.checked_add(1).unwrap_or(1);
-        self.chunks.push_back((data, origin));
-    }
-
-    /// Where the payload of the DATA frame (or piece) that
-    /// [`decode`](Self::decode) returned last came from.
-    pub(crate) fn last_origin(&self) -> Origin {
-        self.last_origin
-    }
-
-    /// Copies out what is left of pushed chunks when it is much smaller
-    /// than the chunks it keeps alive (the start of a frame at the end of
-    /// a large read), so that between reads the decoder pins no more than
-    /// a small multiple of what it holds. Call after decoding what can be.
-    #[inline]
-    pub(crate) fn compact(&mut self) {
-        if self.queued == 0 {
-            return;
-        }
-        let pinned: usize = self.chunks.iter().map(|(_, o)| o.len()).sum();
-        if !super::pins_too_much(self.queued, pinned) {
-            return;
-        }
-        let mut rest = BytesMut::with_capacity(self.queued);
-        for (c, _) in self.chunks.drain(..) {
-            rest.extend_from_slice(&c);
-        }
-        // The copy is a chunk of its own, with a number of its own.
-        let origin = Origin::shared(self.next_seq, rest.len());
-        self.next_seq = self.next_seq.checked_add(1).unwrap_or(1);
-        self.chunks.push_back((rest.freeze(), origin));
-    }
-
-    /// Bytes the decoder keeps alive: the whole of every chunk it still
-    /// holds a part of, and the gathering buffer.
-    pub(crate) fn pinned_len(&self) -> usize {
-        self.chunks.iter().map(|(_, o)| o.len()).sum::<usize>() + self.partial.capacity()
+        self.chunks.push_back(data);
     }
 
     /// The next complete frame, `Ok(None)` if more bytes are needed.
@@ -202,6 +111,14 @@ impl FrameDecoder {
             self.partial = BytesMut::new();
         }
         self.chunks.shrink_to_fit();
+    }
+
+    /// Whether no pushed chunk is held (only the gathering buffer). True
+    /// whenever [`decode`](Self::decode) has returned `Ok(None)`: what is
+    /// left of a read is copied into the gathering buffer, so the decoder
+    /// never keeps an earlier read alive.
+    pub(crate) fn holds_no_chunk(&self) -> bool {
+        self.chunks.is_empty()
     }
 
     /// Bytes held: pushed and not yet consumed, plus the start of a frame
@@ -251,7 +168,7 @@ impl FrameDecoder {
             if want.is_empty() {
                 return Ok(true);
             }
-            let Some((front, _)) = self.chunks.front_mut() else {
+            let Some(front) = self.chunks.front_mut() else {
                 return Ok(false);
             };
             let n = want.len().min(front.len());
@@ -270,7 +187,7 @@ impl FrameDecoder {
     /// The next frame header, if its 9 bytes have arrived.
     fn take_header(&mut self) -> Option<FrameHeader> {
         if self.partial.is_empty() {
-            let (front, _) = self.chunks.front()?;
+            let front = self.chunks.front()?;
             if let Some(b) = front.first_chunk::<FRAME_HEADER_LEN>() {
                 let h = FrameHeader::parse(b);
                 self.consume_front(FRAME_HEADER_LEN);
@@ -291,10 +208,9 @@ impl FrameDecoder {
             return Some(Bytes::new());
         }
         if self.partial.is_empty() {
-            let (front, origin) = self.chunks.front_mut()?;
+            let front = self.chunks.front_mut()?;
             if front.len() >= len {
                 let payload = front.split_to(len);
-                self.last_origin = *origin;
                 self.consume_front(0);
                 self.queued -= len;
                 return Some(payload);
@@ -305,7 +221,6 @@ impl FrameDecoder {
         if self.partial.len() < len {
             return None;
         }
-        self.last_origin = Origin::own(len);
         Some(self.partial.split().freeze())
     }
 
@@ -314,7 +229,7 @@ impl FrameDecoder {
     fn straddles(&self, len: usize) -> bool {
         len >= MIN_DATA_PIECE
             && self.partial.is_empty()
-            && self.chunks.front().is_some_and(|(f, _)| f.len() < len)
+            && self.chunks.front().is_some_and(|f| f.len() < len)
     }
 
     /// The next piece of the unpadded DATA frame `header`, if one is ready;
@@ -326,7 +241,7 @@ impl FrameDecoder {
         let rest = *self.data_rest.get_or_insert(header.length as usize);
         let want = rest.min(MIN_DATA_PIECE);
         let piece = loop {
-            let avail = self.chunks.front().map_or(0, |(c, _)| c.len());
+            let avail = self.chunks.front().map_or(0, Bytes::len);
             if self.partial.is_empty() {
                 if avail == 0 {
                     return None;
@@ -334,16 +249,14 @@ impl FrameDecoder {
                 if avail >= want {
                     // A slice: no copy.
                     let n = rest.min(avail);
-                    let (front, origin) = self.chunks.front_mut()?;
+                    let front = self.chunks.front_mut()?;
                     let piece = front.split_to(n);
-                    self.last_origin = *origin;
                     self.consume_front(0);
                     self.queued -= n;
                     break piece;
                 }
             } else if avail >= MIN_DATA_PIECE {
                 // Gathered bytes go out before the slice that follows.
-                self.last_origin = Origin::own(self.partial.len());
                 break self.partial.split().freeze();
             }
             // Gather a short run, one chunk at a time (so that a long
@@ -352,11 +265,10 @@ impl FrameDecoder {
             if n == 0 {
                 return None;
             }
-            let (front, _) = self.chunks.front()?;
+            let front = self.chunks.front()?;
             self.partial.extend_from_slice(&front[..n]);
             self.consume_front(n);
             if self.partial.len() == want {
-                self.last_origin = Origin::own(want);
                 break self.partial.split().freeze();
             }
         };
@@ -383,7 +295,7 @@ impl FrameDecoder {
             if need == 0 {
                 break;
             }
-            let Some((front, _)) = self.chunks.front() else {
+            let Some(front) = self.chunks.front() else {
                 break;
             };
             let n = need.min(front.len());
@@ -395,7 +307,7 @@ impl FrameDecoder {
     /// Advances the front chunk by `n` (at most its length) and drops it
     /// once empty.
     fn consume_front(&mut self, n: usize) {
-        if let Some((front, _)) = self.chunks.front_mut() {
+        if let Some(front) = self.chunks.front_mut() {
             let n = n.min(front.len());
             front.advance(n);
             self.queued -= n;
@@ -539,35 +451,20 @@ mod tests {
         v
     }
 
-    /// The start of a frame left at the end of a large read does not keep
-    /// the read alive until the next one (gathered, or copied by
-    /// `compact`).
+    /// Whatever the read sizes, once `decode` has nothing more to give the
+    /// decoder holds no slice of a read (what is left is copied into its
+    /// gathering buffer): DATA payloads are the only slices that pin reads.
     #[test]
-    fn leftover_of_a_large_read_pins_nothing() {
-        let mut b = BytesMut::new();
-        while b.len() < 256 << 10 {
-            Ping {
-                ack: false,
-                payload: *b"01234567",
+    fn no_read_is_held_between_reads() {
+        let input = sample();
+        for size in [1, 2, 3, 5, 8, 9, 10, 13, 100, 4095, 4096, 5000, 70_000] {
+            let mut d = FrameDecoder::new(1 << 24);
+            for part in input.chunks(size) {
+                d.push(Bytes::copy_from_slice(part));
+                while let Ok(Some(_)) = d.decode() {}
+                assert!(d.holds_no_chunk(), "reads of {size}");
             }
-            .encode(&mut b);
         }
-        b.extend_from_slice(&[0, 0, 8]);
-        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME_SIZE);
-        d.push(b.freeze());
-        while let Ok(Some(_)) = d.decode() {}
-        d.compact();
-        assert_eq!(d.buffered_len(), 3);
-        assert!(d.pinned_len() < 64, "pinned {}", d.pinned_len());
-        // Decoding goes on from the copy.
-        let mut rest = BytesMut::new();
-        Ping {
-            ack: true,
-            payload: *b"abcdefgh",
-        }
-        .encode(&mut rest);
-        d.push(rest.freeze().slice(3..));
-        assert!(matches!(d.decode(), Ok(Some(Frame::Ping(p))) if p.ack));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod data;
 mod decoder;
 mod goaway;
 mod headers;
+mod origin;
 mod ping;
 mod priority;
 mod push_promise;
@@ -27,7 +28,7 @@ mod settings;
 mod window_update;
 
 pub use decoder::FrameDecoder;
-pub(crate) use decoder::Origin;
+pub use origin::Origin;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -381,10 +382,10 @@ pub fn parse(header: FrameHeader, payload: Bytes) -> Result<Frame, FrameError> {
 /// Whether `held` bytes kept as slices of buffers totalling `pinned`
 /// bytes keep too much alive, so that they are better copied out: more
 /// than four times what is held, and more than 4 KiB beyond it (copying a
-/// small chunk saves nothing). The one compaction rule of the crate, for
-/// the frame decoder's leftovers and the message deframers' partial
-/// messages alike: a peer that sends small pieces inside large reads costs
-/// a copy of those pieces, and zero-copy stays zero-copy for bulk data.
+/// small chunk saves nothing). The compaction rule of the message
+/// deframers' partial messages: a peer that sends small pieces inside large
+/// reads costs a copy of those pieces, and zero-copy stays zero-copy for
+/// bulk data.
 pub(crate) fn pins_too_much(held: usize, pinned: usize) -> bool {
     pinned > held.saturating_mul(4).saturating_add(4096)
 }

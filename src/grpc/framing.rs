@@ -116,8 +116,9 @@ pub struct Deframer {
     /// messages usually arrive one DATA payload at a time (every open call
     /// carries this, so inline room costs memory per call).
     chunks: SmallDeque<(Bytes, Origin), 1>,
-    /// Gathered (copied) bytes that follow `chunks`.
-    tail: BytesMut,
+    /// Gathered (copied) bytes that follow `chunks`; boxed, as most calls
+    /// never gather (every open call carries this field).
+    tail: Option<Box<BytesMut>>,
     /// How many of the newest `chunks` were pushed since the last
     /// [`settle`](Self::settle) (not yet judged for copying).
     unsettled: usize,
@@ -139,7 +140,7 @@ impl Deframer {
         Deframer {
             max_message_size,
             chunks: SmallDeque::default(),
-            tail: BytesMut::new(),
+            tail: None,
             unsettled: 0,
             buffered: 0,
             pending: None,
@@ -172,9 +173,11 @@ impl Deframer {
             return;
         }
         self.buffered += chunk.len();
-        if !self.tail.is_empty() && chunk.len() < GATHER_BELOW {
+        if let Some(tail) = self.tail.as_mut().filter(|t| !t.is_empty())
+            && chunk.len() < GATHER_BELOW
+        {
             // Behind gathered bytes, a small piece is gathered at once.
-            self.tail.extend_from_slice(&chunk);
+            tail.extend_from_slice(&chunk);
             return;
         }
         self.freeze_tail();
@@ -197,9 +200,9 @@ impl Deframer {
         // The unsettled pieces are the newest of `chunks` and `tail` is
         // empty behind them (a push behind gathered bytes gathers or
         // freezes them first).
-        debug_assert!(self.tail.is_empty());
+        debug_assert!(self.tail.as_ref().is_none_or(|t| t.is_empty()));
         let mut fresh: smallvec::SmallVec<[(Bytes, Origin); 4]> = smallvec::SmallVec::new();
-        for _ in 0..self.unsettled {
+        for _ in 0..self.unsettled.min(self.chunks.len()) {
             match self.chunks.pop_back() {
                 Some(piece) => fresh.push(piece),
                 None => break,
@@ -228,7 +231,7 @@ impl Deframer {
             let copy = held < GATHER_BELOW || crate::frame::pins_too_much(held, origin.len());
             for (piece, o) in fresh[i..j].iter_mut() {
                 if copy {
-                    self.tail.extend_from_slice(piece);
+                    self.tail.get_or_insert_default().extend_from_slice(piece);
                 } else {
                     self.freeze_tail();
                     self.chunks.push_back((core::mem::take(piece), *o));
@@ -241,15 +244,18 @@ impl Deframer {
     /// Ends the gathering buffer: its bytes become a piece of their own.
     #[inline]
     fn freeze_tail(&mut self) {
-        if !self.tail.is_empty() {
+        if self.tail.as_ref().is_some_and(|t| !t.is_empty()) {
             self.freeze_gathered();
         }
     }
 
     fn freeze_gathered(&mut self) {
         {
-            let len = self.tail.len();
-            let gathered = self.tail.split().freeze();
+            let Some(tail) = self.tail.as_mut() else {
+                return;
+            };
+            let len = tail.len();
+            let gathered = tail.split().freeze();
             self.chunks.push_back((gathered, Origin::own(len)));
         }
     }
@@ -305,9 +311,7 @@ impl Deframer {
     /// order is kept.)
     #[inline]
     fn freeze_tail_if_unsettled_none(&mut self) {
-        if !self.tail.is_empty() {
-            self.freeze_tail();
-        }
+        self.freeze_tail();
     }
 
     /// Checks that the stream ended on a message boundary; call at
@@ -340,7 +344,10 @@ impl Deframer {
     /// gathered bytes the gathering buffer's capacity, and the queue's own
     /// bookkeeping.
     pub fn held_bytes(&self) -> usize {
-        let mut held = self.tail.capacity();
+        let mut held = self
+            .tail
+            .as_ref()
+            .map_or(0, |t| t.capacity() + core::mem::size_of::<BytesMut>());
         let mut last_shared = None;
         let mut pieces = 0;
         for (piece, origin) in self.chunks.iter() {
@@ -361,22 +368,19 @@ impl Deframer {
     fn fail(&mut self, e: DeframeError) -> DeframeError {
         self.error = Some(e);
         self.chunks.clear();
-        self.tail = BytesMut::new();
+        self.tail = None;
         self.unsettled = 0;
         self.buffered = 0;
         self.pending = None;
         e
     }
 
-    /// Removes the oldest piece (and ends its share of the unsettled ones).
+    /// Removes the oldest piece. (`unsettled` may then count pieces that
+    /// are gone; `settle` bounds it by the pieces left, as the unsettled
+    /// ones are the newest.)
     #[inline]
     fn pop_piece(&mut self) {
         self.chunks.pop_front();
-        if self.unsettled > 0 {
-            // Taking reaches unsettled pieces only when the pieces before
-            // them were all taken: at most every piece is unsettled.
-            self.unsettled = self.unsettled.min(self.chunks.len());
-        }
     }
 
     /// Consumes a message prefix; the caller checked it is buffered.
@@ -528,7 +532,7 @@ mod tests {
             d.settle(k < 15);
         }
         // Kept as slices: the read counted once, and no gathering buffer.
-        assert_eq!(d.tail.capacity(), 0);
+        assert!(d.tail.is_none());
         let held = d.held_bytes();
         assert!(
             (256 << 10..(256 << 10) + 1024).contains(&held),

@@ -14,7 +14,6 @@ use super::config::{ReleaseMode, SharedConfig};
 use super::event::{Event, ResetBy};
 use super::fields::CheckMemo;
 use super::flow::{RecvWindow, SendWindow};
-use super::pinned::PinQueue;
 use super::stream::{Input, State, Stream};
 use crate::error::{ConnectionError, ErrorCode};
 use crate::frame::{
@@ -158,10 +157,11 @@ pub struct Connection {
     pub(crate) events: VecDeque<Event>,
     /// DATA bytes in `events`, not yet handed to the application.
     pub(crate) event_data_bytes: usize,
-    /// The received chunks behind the DATA payloads in `events`.
-    pub(crate) event_pins: PinQueue,
-    /// The origin of the DATA payload `poll_event` handed out last.
-    pub(crate) delivered_origin: Origin,
+    /// The chunk `recv` is decoding: where it starts in memory, and its
+    /// origin (what DATA payloads sliced from it pin).
+    pub(crate) recv_chunk: (usize, Origin),
+    /// The origin number of the next chunk `recv` takes.
+    next_chunk: u32,
     pub(crate) error: Option<Box<ConnectionError>>,
     pub(crate) closed_emitted: bool,
 
@@ -225,8 +225,8 @@ impl Connection {
             shutdown: None,
             events: VecDeque::new(),
             event_data_bytes: 0,
-            event_pins: PinQueue::default(),
-            delivered_origin: Origin::default(),
+            recv_chunk: (0, Origin::default()),
+            next_chunk: 1,
             error: None,
             closed_emitted: false,
             settings_budget: Budget::default(),
@@ -295,14 +295,19 @@ impl Connection {
             return Ok(());
         }
         self.now = now;
+        self.recv_chunk = (
+            data.as_ptr() as usize,
+            Origin::shared(self.next_chunk, data.len()),
+        );
+        self.next_chunk = self.next_chunk.checked_add(1).unwrap_or(1);
         self.decoder.push(data);
         loop {
             let result = match self.decoder.decode() {
                 Ok(Some(frame)) => self.on_frame(frame),
                 Ok(None) => {
-                    // What is left of the input waits for the next read:
-                    // copied out if it would pin much more than itself.
-                    self.decoder.compact();
+                    // What DATA payloads pin is told by `origin_of`, which
+                    // relies on this.
+                    debug_assert!(self.decoder.holds_no_chunk());
                     break;
                 }
                 Err(e) => match e.stream_id {
@@ -344,12 +349,37 @@ impl Connection {
         } = &event
         {
             self.event_data_bytes -= data.len();
-            self.delivered_origin = self.event_pins.pop();
             if self.config.release_mode == ReleaseMode::OnDelivery {
                 self.release(*stream_id, data.len());
             }
         }
         Some(event)
+    }
+
+    /// The received chunks behind the DATA payloads still queued in events,
+    /// each counted once (payloads of one chunk are consecutive).
+    fn event_pins(&self) -> usize {
+        let mut last = None;
+        let mut pinned = 0;
+        for e in &self.events {
+            if let Event::Data { origin, .. } = e
+                && (!origin.is_shared() || last != Some(origin.seq))
+            {
+                pinned += origin.pinned_len();
+                last = Some(origin.seq);
+            }
+        }
+        pinned
+    }
+
+    /// Whether more DATA payloads from `origin`'s chunk wait in the event
+    /// queue (looking a few events ahead: payloads of one chunk are
+    /// consecutive, other streams' headers may sit between them).
+    pub(crate) fn more_data_from(&self, origin: Origin) -> bool {
+        origin.is_shared()
+            && self.events.iter().take(4).any(|e| {
+                matches!(e, Event::Data { origin: o, .. } if o.is_shared() && o.seq == origin.seq)
+            })
     }
 
     /// Hands back the `fields` of a consumed [`Event::Headers`], so that a
@@ -455,8 +485,8 @@ impl Connection {
         let spare_fields = self.spare_fields.held_bytes();
         let queues = self.ready.capacity() * core::mem::size_of::<u32>()
             + self.events.capacity() * core::mem::size_of::<Event>();
-        self.decoder.pinned_len()
-            + self.event_pins.held_bytes()
+        self.decoder.buffered_len()
+            + self.event_pins()
             + self.pending_block.as_ref().map_or(0, |b| b.buf.capacity())
             + self.hpack_dec.held_bytes()
             + self.hpack_enc.held_bytes()
@@ -490,7 +520,6 @@ impl Connection {
         self.ready.shrink_to_fit();
         self.events.shrink_to_fit();
         self.decoder.shrink();
-        self.event_pins.shrink();
         self.hpack_dec.shrink();
         self.hpack_enc.shrink();
         self.check_memo.release();

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 use crate::error::{ConnectionError, ErrorCode};
-use crate::frame::{Settings, StreamId};
+use crate::frame::{Origin, Settings, StreamId};
 use crate::hpack::Field;
 
 /// What a received header block is (RFC 9113 §8.1).
@@ -60,6 +60,10 @@ pub enum Event {
         data: Bytes,
         /// The peer will send nothing more on this stream.
         end_stream: bool,
+        /// The received chunk `data` is a slice of: keeping `data` keeps
+        /// [`Origin::pinned_len`] bytes alive. An application that keeps
+        /// small payloads for long copies them (the gRPC endpoints do).
+        origin: Origin,
     },
     /// The stream ended abnormally; nothing more will happen on it.
     Reset {

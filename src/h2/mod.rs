@@ -14,7 +14,6 @@ mod connection;
 mod event;
 pub mod fields;
 mod flow;
-mod pinned;
 mod recv;
 mod send;
 mod stream;

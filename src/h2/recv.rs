@@ -154,23 +154,35 @@ impl Connection {
             self.spend_empty("empty DATA frames")?;
         } else {
             self.event_data_bytes += f.payload.len();
-            // An empty payload (END_STREAM alone) keeps nothing alive.
-            let origin = if f.payload.is_empty() {
-                Origin::default()
-            } else {
-                self.decoder.last_origin()
-            };
-            self.event_pins.push(origin);
+            let origin = self.origin_of(&f.payload);
             self.events.push_back(Event::Data {
                 stream_id: id,
                 data: f.payload,
                 end_stream: f.end_stream,
+                origin,
             });
         }
         if next == State::Closed {
             self.finish_if_sent(id);
         }
         Ok(())
+    }
+
+    /// What `payload` keeps alive: the chunk being decoded, if it is a
+    /// slice of it; otherwise it is a copy the decoder gathered (the decoder
+    /// keeps no slice of an earlier chunk), which pins only itself. An
+    /// empty payload (END_STREAM alone) keeps nothing.
+    #[inline]
+    fn origin_of(&self, payload: &bytes::Bytes) -> Origin {
+        let (start, chunk) = self.recv_chunk;
+        let at = payload.as_ptr() as usize;
+        if payload.is_empty() {
+            Origin::default()
+        } else if at >= start && at - start < chunk.pinned_len() {
+            chunk
+        } else {
+            Origin::own(payload.len())
+        }
     }
 
     /// A stream whose remote side just ended: drop it if our side is done too.
