@@ -928,6 +928,7 @@ impl Connection {
         if (call.inbound.held > 0 || !call.inbound.is_empty())
             && call.inbound.settle(self.h2.more_data_from(origin)) > 0
         {
+            // Part of a message waits: the connection's total is checked.
             let limit = self.config.max_buffered_bytes;
             let total: usize = self.calls.values().map(|c| c.inbound.held).sum();
             if total > limit {

@@ -28,16 +28,22 @@ impl<T, const N: usize> SmallDeque<T, N> {
     /// Appends an item. When storage is full and at least half of it holds
     /// taken items, those are dropped first; otherwise the storage grows.
     /// Either way each item is moved a bounded number of times on average.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_back(&mut self, item: T) {
-        if self.items.len() == self.items.capacity()
-            && self.head > 0
-            && self.head * 2 >= self.items.len()
-        {
+        if self.items.len() == self.items.capacity() {
+            self.make_room();
+        }
+        self.items.push(Some(item));
+    }
+
+    /// Storage is full: drops the taken items if they are at least half
+    /// of it (otherwise the push grows it).
+    #[cold]
+    fn make_room(&mut self) {
+        if self.head > 0 && self.head * 2 >= self.items.len() {
             self.items.drain(..self.head);
             self.head = 0;
         }
-        self.items.push(Some(item));
     }
 
     /// The oldest item.

@@ -896,17 +896,20 @@ impl Connection {
                 Err(status) => return self.abort(id, status),
             }
         }
+        let mut call = call;
         if (call.inbound.held > 0 || !call.inbound.is_empty())
             && call.inbound.settle(self.h2.more_data_from(origin)) > 0
         {
+            // Part of a message waits: the connection's total is checked.
             let total: usize = self.calls.values().map(|c| c.inbound.held).sum();
             if total > self.max_buffered_bytes {
                 return self.abort(id, call::over_buffered_limit(self.max_buffered_bytes));
             }
+            call = match self.calls.get_mut(&id) {
+                Some(c) => c,
+                None => return,
+            };
         }
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
         if end_stream {
             if let Err(status) = call.inbound.finish() {
                 return self.abort(id, status);
