@@ -15,7 +15,8 @@ mod adapters;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,9 @@ fn attacker(addr: SocketAddr) -> TcpStream {
 /// growth of the process's live heap while it ran (sampled after each
 /// write) and a moment later.
 fn heap_growth(runtime: Runtime, attack: impl Fn(&mut TcpStream, &mut dyn FnMut())) -> isize {
+    // One attack at a time: the heap counted is the whole process's.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = Server::default();
@@ -142,7 +146,7 @@ fn heap_growth(runtime: Runtime, attack: impl Fn(&mut TcpStream, &mut dyn FnMut(
     attack(&mut socket, &mut sample);
     std::thread::sleep(Duration::from_millis(100));
     sample();
-    drop(socket);
+    let _ = socket.shutdown(Shutdown::Both);
     server.shutdown();
     handle.join().unwrap().unwrap();
     peak

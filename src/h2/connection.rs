@@ -706,6 +706,16 @@ impl Connection {
 
     /// Queues the final GOAWAY, drops every stream and emits `Closed`.
     pub(crate) fn terminate(&mut self, code: ErrorCode, debug: &[u8], error: ConnectionError) {
+        self.terminate_with(code, debug, Some(error));
+    }
+
+    /// [`terminate`](Self::terminate), with no error for a clean close.
+    pub(crate) fn terminate_with(
+        &mut self,
+        code: ErrorCode,
+        debug: &[u8],
+        error: Option<ConnectionError>,
+    ) {
         if self.closed_emitted {
             return;
         }
@@ -724,8 +734,8 @@ impl Connection {
         self.ready.clear();
         self.queued_data = 0;
         self.pending_block = None;
-        self.error = Some(Box::new(error.clone()));
-        self.emit_closed(Some(error));
+        self.error = error.clone().map(Box::new);
+        self.emit_closed(error);
     }
 
     pub(crate) fn emit_closed(&mut self, error: Option<ConnectionError>) {

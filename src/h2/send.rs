@@ -282,10 +282,13 @@ impl Connection {
         }
     }
 
-    /// Closes at once (§5.4.1, §6.8): GOAWAY with `code`, every stream dropped.
+    /// Closes at once (§5.4.1, §6.8): GOAWAY with `code`, every stream
+    /// dropped. [`Event::Closed`] carries [`ConnectionError::Local`], or no
+    /// error for `NO_ERROR` (a clean close, as a server's forced shutdown).
     pub fn close(&mut self, code: ErrorCode, now: Instant) {
         self.now = now;
-        self.terminate(code, b"", ConnectionError::Local { code });
+        let error = (code != ErrorCode::NO_ERROR).then_some(ConnectionError::Local { code });
+        self.terminate_with(code, b"", error);
     }
 
     // ------------------------------------------------------------------
