@@ -697,10 +697,7 @@ impl Connection {
                 .calls
                 .values()
                 .map(|c| {
-                    c.inbound.buffered_len()
-                        + c.pending_bytes
-                        + core::mem::size_of::<Call>()
-                        + ENTRY
+                    c.inbound.held_bytes() + c.pending_bytes + core::mem::size_of::<Call>() + ENTRY
                 })
                 .sum::<usize>()
             + self.calls.spare_bytes()
@@ -926,7 +923,10 @@ impl Connection {
             }
         }
         if (call.inbound.held > 0 || !call.inbound.is_empty())
-            && call.inbound.settle(self.h2.more_data_from(origin)) > 0
+            && call
+                .inbound
+                .settle(self.h2.more_data_from(origin))
+                .is_some()
         {
             // Part of a message waits: the connection's total is checked.
             let limit = self.config.max_buffered_bytes;

@@ -74,6 +74,12 @@ impl<T, const N: usize> SmallDeque<T, N> {
         item
     }
 
+    /// The newest `n` items (fewer if there are fewer), newest first.
+    #[inline]
+    pub(crate) fn newest(&self, n: usize) -> impl Iterator<Item = &T> {
+        self.items[self.head..].iter().rev().take(n).flatten()
+    }
+
     /// The items, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.items[self.head..].iter().flatten()

@@ -568,7 +568,7 @@ impl Connection {
             + self
                 .calls
                 .values()
-                .map(|c| c.inbound.buffered_len() + core::mem::size_of::<Call>() + ENTRY)
+                .map(|c| c.inbound.held_bytes() + core::mem::size_of::<Call>() + ENTRY)
                 .sum::<usize>()
             + self.calls.spare_bytes()
             + self.deadlines.len() * (core::mem::size_of::<(Instant, CallId)>() + ENTRY)
@@ -898,7 +898,10 @@ impl Connection {
         }
         let mut call = call;
         if (call.inbound.held > 0 || !call.inbound.is_empty())
-            && call.inbound.settle(self.h2.more_data_from(origin)) > 0
+            && call
+                .inbound
+                .settle(self.h2.more_data_from(origin))
+                .is_some()
         {
             // Part of a message waits: the connection's total is checked.
             let total: usize = self.calls.values().map(|c| c.inbound.held).sum();

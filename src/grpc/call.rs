@@ -74,14 +74,26 @@ impl Inbound {
     /// message is kept honestly (see `Deframer::settle`); `more_coming`
     /// says whether more payloads of the newest one's chunk are queued.
     /// Returns what the partial message now keeps alive.
-    pub(crate) fn settle(&mut self, more_coming: bool) -> usize {
-        self.deframer.settle(more_coming);
-        self.held = if self.deframer.is_empty() {
+    /// Returns what the partial message now keeps alive if that grew,
+    /// `None` if it did not (pieces of a read whose other pieces are still queued are
+    /// counted once that read is judged: at most one read per call later).
+    pub(crate) fn settle(&mut self, more_coming: bool) -> Option<usize> {
+        let judged = self.deframer.settle(more_coming);
+        let held = if self.deframer.is_empty() {
             0
-        } else {
+        } else if judged || self.held == 0 {
             self.deframer.held_bytes()
+        } else {
+            return None;
         };
-        self.held
+        let grew = held > self.held;
+        self.held = held;
+        grew.then_some(held)
+    }
+
+    /// Memory the partial message keeps alive, counted now.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.deframer.held_bytes()
     }
 
     /// The next complete message, decompressed. An error ends the call with
@@ -121,10 +133,6 @@ impl Inbound {
     /// Whether no partial message is held.
     pub(crate) fn is_empty(&self) -> bool {
         self.deframer.is_empty()
-    }
-
-    pub(crate) fn buffered_len(&self) -> usize {
-        self.deframer.buffered_len()
     }
 }
 

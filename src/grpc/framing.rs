@@ -122,6 +122,9 @@ pub struct Deframer {
     /// How many of the newest `chunks` were pushed since the last
     /// [`settle`](Self::settle) (not yet judged for copying).
     unsettled: usize,
+    /// The received chunk all the unsettled pieces are slices of, if they
+    /// share one.
+    unsettled_seq: Option<u32>,
     /// Bytes in `chunks` and `tail`.
     buffered: usize,
     /// The parsed prefix of the message being received.
@@ -142,6 +145,7 @@ impl Deframer {
             chunks: SmallDeque::default(),
             tail: None,
             unsettled: 0,
+            unsettled_seq: None,
             buffered: 0,
             pending: None,
             error: None,
@@ -160,7 +164,7 @@ impl Deframer {
     pub fn push(&mut self, chunk: Bytes) {
         // What was pushed before and not taken by `next` waits for more:
         // judged now.
-        self.settle(false);
+        let _ = self.settle(false);
         let len = chunk.len();
         self.push_from(chunk, Origin::own(len));
     }
@@ -181,7 +185,25 @@ impl Deframer {
             return;
         }
         self.freeze_tail();
-        self.chunks.push_back((chunk, origin));
+        self.push_piece(chunk, origin);
+        self.note_unsettled(origin);
+    }
+
+    /// Appends a piece to `chunks`.
+    #[inline(always)]
+    fn push_piece(&mut self, piece: Bytes, origin: Origin) {
+        self.chunks.push_back((piece, origin));
+    }
+
+    /// One more unsettled piece, from `origin`.
+    #[inline]
+    fn note_unsettled(&mut self, origin: Origin) {
+        let shared = origin.is_shared().then_some(origin.seq);
+        self.unsettled_seq = if self.unsettled == 0 || self.unsettled_seq == shared {
+            shared
+        } else {
+            None
+        };
         self.unsettled += 1;
     }
 
@@ -192,15 +214,24 @@ impl Deframer {
     /// copied into the gathering buffer. With `more_coming`, more pieces
     /// of the newest piece's chunk are on their way (queued events), so
     /// that chunk's run is judged later, when its share is known.
-    pub(crate) fn settle(&mut self, more_coming: bool) {
+    /// Returns whether anything was judged (what is held may have changed).
+    pub(crate) fn settle(&mut self, more_coming: bool) -> bool {
         if self.unsettled == 0 || self.buffered == 0 {
             self.unsettled = 0;
-            return;
+            return false;
+        }
+        if more_coming && self.unsettled_seq.is_some() {
+            // All unsettled pieces are of the chunk whose other pieces are
+            // still coming: nothing to judge yet.
+            return false;
         }
         // The unsettled pieces are the newest of `chunks` and `tail` is
         // empty behind them (a push behind gathered bytes gathers or
         // freezes them first).
         debug_assert!(self.tail.as_ref().is_none_or(|t| t.is_empty()));
+        if self.settle_in_place(more_coming) {
+            return true;
+        }
         let mut fresh: smallvec::SmallVec<[(Bytes, Origin); 4]> = smallvec::SmallVec::new();
         for _ in 0..self.unsettled.min(self.chunks.len()) {
             match self.chunks.pop_back() {
@@ -210,6 +241,7 @@ impl Deframer {
         }
         fresh.reverse();
         self.unsettled = 0;
+        self.unsettled_seq = None;
         let mut i = 0;
         while i < fresh.len() {
             let origin = fresh[i].1;
@@ -221,10 +253,10 @@ impl Deframer {
             let last_run = j == fresh.len();
             if last_run && more_coming && origin.is_shared() {
                 // Judged once the chunk's other pieces came.
-                for piece in fresh.drain(i..) {
-                    self.freeze_tail();
-                    self.chunks.push_back(piece);
-                    self.unsettled += 1;
+                self.freeze_tail();
+                for (piece, o) in fresh.drain(i..) {
+                    self.push_piece(piece, o);
+                    self.note_unsettled(origin);
                 }
                 break;
             }
@@ -234,11 +266,65 @@ impl Deframer {
                     self.tail.get_or_insert_default().extend_from_slice(piece);
                 } else {
                     self.freeze_tail();
-                    self.chunks.push_back((core::mem::take(piece), *o));
+                    self.push_piece(core::mem::take(piece), *o);
                 }
             }
             i = j;
         }
+        true
+    }
+
+    /// `settle` when every run of unsettled pieces stays as it is (bulk
+    /// data: large pieces holding their reads), which is decided without
+    /// moving a piece; false if some run is to be copied.
+    fn settle_in_place(&mut self, more_coming: bool) -> bool {
+        let n = self.unsettled.min(self.chunks.len());
+        // Runs newest first: (origin, bytes, pieces).
+        let mut newest_run: Option<(Origin, usize)> = None;
+        let mut run: Option<(Origin, usize, usize)> = None;
+        let keeps = |(o, held, _): (Origin, usize, usize)| {
+            held >= GATHER_BELOW && !crate::frame::pins_too_much(held, o.pinned_len())
+        };
+        for (piece, o) in self.chunks.newest(n) {
+            match run.as_mut() {
+                Some((ro, held, count)) if ro.is_shared() && ro.seq == o.seq => {
+                    *held += piece.len();
+                    *count += 1;
+                }
+                _ => {
+                    if let Some(r) = run.take() {
+                        let deferred = newest_run.is_none() && more_coming && r.0.is_shared();
+                        if newest_run.is_none() {
+                            newest_run = Some((r.0, r.2));
+                        }
+                        if !deferred && !keeps(r) {
+                            return false;
+                        }
+                    }
+                    run = Some((*o, piece.len(), 1));
+                }
+            }
+        }
+        if let Some(r) = run {
+            let deferred = newest_run.is_none() && more_coming && r.0.is_shared();
+            if newest_run.is_none() {
+                newest_run = Some((r.0, r.2));
+            }
+            if !deferred && !keeps(r) {
+                return false;
+            }
+        }
+        match newest_run {
+            Some((o, count)) if more_coming && o.is_shared() => {
+                self.unsettled = count;
+                self.unsettled_seq = Some(o.seq);
+            }
+            _ => {
+                self.unsettled = 0;
+                self.unsettled_seq = None;
+            }
+        }
+        true
     }
 
     /// Ends the gathering buffer: its bytes become a piece of their own.
@@ -250,14 +336,14 @@ impl Deframer {
     }
 
     fn freeze_gathered(&mut self) {
-        {
-            let Some(tail) = self.tail.as_mut() else {
-                return;
-            };
-            let len = tail.len();
-            let gathered = tail.split().freeze();
-            self.chunks.push_back((gathered, Origin::own(len)));
-        }
+        // The buffer goes with its bytes (the next gathering starts anew).
+        let Some(tail) = self.tail.take() else {
+            return;
+        };
+        // What the piece keeps alive is the buffer, spare room included.
+        let kept = tail.capacity();
+        let gathered = (*tail).freeze();
+        self.push_piece(gathered, Origin::own(kept));
     }
 
     /// The next complete message, `Ok(None)` if more bytes are needed.
@@ -352,12 +438,10 @@ impl Deframer {
         let mut pieces = 0;
         for (piece, origin) in self.chunks.iter() {
             pieces += 1;
-            if !origin.is_shared() {
-                held += origin.len().max(piece.len());
-            } else if last_shared != Some(origin.seq) {
-                held += origin.len().max(piece.len());
-                last_shared = Some(origin.seq);
+            if !(origin.is_shared() && last_shared == Some(origin.seq)) {
+                held += origin.pinned_len().max(piece.len());
             }
+            last_shared = origin.is_shared().then_some(origin.seq);
         }
         if pieces > 1 {
             held += pieces * core::mem::size_of::<(Bytes, Origin)>();
@@ -370,6 +454,7 @@ impl Deframer {
         self.chunks.clear();
         self.tail = None;
         self.unsettled = 0;
+        self.unsettled_seq = None;
         self.buffered = 0;
         self.pending = None;
         e
@@ -381,6 +466,9 @@ impl Deframer {
     #[inline]
     fn pop_piece(&mut self) {
         self.chunks.pop_front();
+        if self.unsettled > 0 && self.chunks.len() == 0 {
+            self.unsettled = 0;
+        }
     }
 
     /// Consumes a message prefix; the caller checked it is buffered.
@@ -435,8 +523,21 @@ impl Deframer {
                 return data;
             }
         }
-        let mut buf = BytesMut::zeroed(len);
-        self.copy_to(&mut buf);
+        // Spanning pieces: one copy into a buffer of exactly its length
+        // (appended, not zeroed first).
+        let mut buf = BytesMut::with_capacity(len);
+        while buf.len() < len {
+            let Some((front, _)) = self.chunks.front_mut() else {
+                break;
+            };
+            let n = front.len().min(len - buf.len());
+            buf.extend_from_slice(&front[..n]);
+            front.advance(n);
+            if front.is_empty() {
+                self.pop_piece();
+            }
+        }
+        self.buffered -= buf.len();
         buf.freeze()
     }
 }
@@ -560,6 +661,68 @@ mod tests {
             }
         }
         assert_eq!(out.unwrap().data, Bytes::from(body));
+    }
+
+    /// Random messages cut into random pieces of random reads (runs of
+    /// pieces sharing a read, copies, settles with and without more to
+    /// come): every message comes out whole and in order, and what is
+    /// counted as held never falls below the bytes held.
+    #[test]
+    fn random_pieces_keep_messages_and_count_what_they_hold() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n.max(1)
+        };
+        for round in 0..200 {
+            let mut wire = Vec::new();
+            let mut sent = Vec::new();
+            for m in 0..(1 + rnd(6)) {
+                let len = rnd(if m % 3 == 0 { 20_000 } else { 300 }) as usize;
+                let body: Vec<u8> = (0..len).map(|i| (i as u64 + round) as u8).collect();
+                wire.extend(frame(false, &body));
+                sent.push(body);
+            }
+            let mut d = Deframer::new(1 << 20);
+            let mut got = Vec::new();
+            let mut at = 0;
+            let mut seq = 1u32;
+            while at < wire.len() {
+                // A read of up to 40 KiB, handed on in 1-4 pieces.
+                let read = (1 + rnd(40_000) as usize).min(wire.len() - at);
+                let pieces = 1 + rnd(4) as usize;
+                let own = rnd(5) == 0;
+                let mut off = 0;
+                for k in 0..pieces {
+                    let n = if k + 1 == pieces {
+                        read - off
+                    } else {
+                        rnd((read - off) as u64 + 1) as usize
+                    };
+                    let piece = Bytes::copy_from_slice(&wire[at + off..at + off + n]);
+                    let origin = if own {
+                        Origin::own(n)
+                    } else {
+                        Origin::shared(seq, read)
+                    };
+                    off += n;
+                    d.push_from(piece, origin);
+                    while let Some(m) = d.next().unwrap() {
+                        got.push(m.data.to_vec());
+                    }
+                    let _ = d.settle(k + 1 < pieces && rnd(2) == 0);
+                    assert!(d.held_bytes() >= d.buffered_len(), "round {round}");
+                }
+                at += read;
+                seq += 1;
+            }
+            let _ = d.settle(false);
+            assert!(d.is_empty());
+            assert_eq!(d.held_bytes(), 0);
+            assert_eq!(got, sent, "round {round}");
+        }
     }
 
     #[test]
