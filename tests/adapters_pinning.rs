@@ -12,6 +12,7 @@
 
 #[path = "../examples/adapters/mod.rs"]
 mod adapters;
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use adapters::{Runtime, Server};
 use bytes::BytesMut;
-use grpc_sansio::frame::{self, FrameHeader, StreamId, flags, kind};
+use common::raw_frame;
+use grpc_sansio::frame::{self, flags, kind};
 use grpc_sansio::hpack::{self, Field};
 use grpc_sansio::server;
 
@@ -64,19 +66,6 @@ static HEAP: Counting = Counting;
 
 fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
-}
-
-fn raw_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let mut v = FrameHeader {
-        length: payload.len() as u32,
-        kind,
-        flags,
-        stream_id: StreamId(stream),
-    }
-    .to_bytes()
-    .to_vec();
-    v.extend_from_slice(payload);
-    v
 }
 
 /// An app that lets every call sit (the message never completes anyway).

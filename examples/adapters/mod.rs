@@ -98,6 +98,34 @@ struct Inner {
 /// may take to write its last bytes (trailers, resets, GOAWAY).
 pub const FORCED_WRITE: Duration = Duration::from_millis(100);
 
+/// The end of an async adapter's `serve`, once shutdown began and no
+/// connection is accepted any more: waits up to the grace period for the
+/// connections to close, then has the rest end their calls with
+/// [`shutdown_status`] and waits a little longer than their last writes may
+/// take ([`FORCED_WRITE`]). `sleep` is the runtime's timer.
+pub async fn drain_connections<F: std::future::Future>(
+    server: &Server,
+    sleep: impl Fn(Duration) -> F,
+) {
+    let grace = server.limits().shutdown_grace;
+    let give_up = Instant::now() + grace;
+    while server.connections() > 0 && Instant::now() < give_up {
+        sleep(Duration::from_millis(10)).await;
+    }
+    if server.connections() > 0 {
+        eprintln!(
+            "shutdown: {} connection(s) still open after {grace:?}: closing them",
+            server.connections()
+        );
+        // Each ends its calls with UNAVAILABLE and writes its GOAWAY.
+        server.force_close();
+        let give_up = Instant::now() + 2 * FORCED_WRITE;
+        while server.connections() > 0 && Instant::now() < give_up {
+            sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// The status of the calls still open when the grace period ends.
 pub fn shutdown_status() -> grpc_sansio::grpc::Status {
     grpc_sansio::grpc::Status::unavailable("server is shutting down")

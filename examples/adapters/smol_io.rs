@@ -97,23 +97,7 @@ where
     }
     server.unregister(u64::MAX);
     drop(listener);
-    let grace = server.limits().shutdown_grace;
-    let give_up = Instant::now() + grace;
-    while server.connections() > 0 && Instant::now() < give_up {
-        Timer::after(Duration::from_millis(10)).await;
-    }
-    if server.connections() > 0 {
-        eprintln!(
-            "shutdown: {} connection(s) still open after {grace:?}: closing them",
-            server.connections()
-        );
-        // Each ends its calls with UNAVAILABLE and writes its GOAWAY.
-        server.force_close();
-        let give_up = Instant::now() + 2 * super::FORCED_WRITE;
-        while server.connections() > 0 && Instant::now() < give_up {
-            Timer::after(Duration::from_millis(5)).await;
-        }
-    }
+    super::drain_connections(&server, Timer::after).await;
     // Whatever is left is cancelled with its task.
     drop(tasks);
     Ok(())
