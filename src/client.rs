@@ -186,6 +186,10 @@ struct Call {
     /// stream's send buffer is full; it then waits for Writable).
     end_sent: bool,
     got_headers: bool,
+    /// `send_message` answered `CallError::Blocked` and no
+    /// [`Event::Writable`] has followed yet: one is owed once the waiting
+    /// messages are handed to the stream, whichever way that happens.
+    owes_writable: bool,
 }
 
 /// A gRPC client connection, without I/O. Drive it like
@@ -298,6 +302,7 @@ impl Connection {
             half_closed: false,
             end_sent: false,
             got_headers: false,
+            owes_writable: false,
         };
         self.calls.insert(id, call);
         if let Some(d) = deadline {
@@ -397,9 +402,12 @@ impl Connection {
                     self.by_stream.insert(stream, id);
                     // As much as the stream's send buffer takes, then the
                     // empty DATA frame with END_STREAM if the call was
-                    // half-closed; the rest follows on Writable.
-                    if waiting {
-                        self.flush(id);
+                    // half-closed; the rest follows on Writable. A call
+                    // refused while it waited for its stream is told it
+                    // may send again once all of it went (otherwise the
+                    // HTTP/2 layer's Writable tells it later).
+                    if waiting && self.flush(id) {
+                        self.writable_if_owed(id);
                     }
                 }
                 Err(SendError::StreamLimit) => return,
@@ -471,6 +479,7 @@ impl Connection {
         match call.stream {
             None => {
                 if call.pending_bytes >= limit {
+                    call.owes_writable = true;
                     return Err(CallError::Blocked);
                 }
                 call.pending_bytes += head.len() + body.len();
@@ -478,10 +487,16 @@ impl Connection {
                 Ok(())
             }
             // Earlier messages still wait for room: keep the order.
-            Some(_) if !call.pending.is_empty() => Err(CallError::Blocked),
+            Some(_) if !call.pending.is_empty() => {
+                call.owes_writable = true;
+                Err(CallError::Blocked)
+            }
             Some(stream) => match self.h2.send_data_parts(stream, [head, body], false) {
                 Ok(()) => Ok(()),
-                Err(SendError::Blocked) => Err(CallError::Blocked),
+                Err(SendError::Blocked) => {
+                    call.owes_writable = true;
+                    Err(CallError::Blocked)
+                }
                 // The stream ended under us; its status event is coming.
                 Err(_) => Ok(()),
             },
@@ -523,6 +538,15 @@ impl Connection {
             }
         }
         true
+    }
+
+    /// [`Event::Writable`] for `id` if a refused send is owed one.
+    fn writable_if_owed(&mut self, id: CallId) {
+        if let Some(call) = self.calls.get_mut(&id)
+            && core::mem::take(&mut call.owes_writable)
+        {
+            self.events.push_back(Event::Writable { call: id });
+        }
     }
 
     /// Half-closes: no more request messages.
@@ -793,6 +817,9 @@ impl Connection {
                 if let Some(&call) = self.by_stream.get(&stream_id)
                     && self.flush(call)
                 {
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.owes_writable = false;
+                    }
                     self.events.push_back(Event::Writable { call });
                 }
             }

@@ -1305,3 +1305,57 @@ fn request_half_closed_before_its_stream_ends_on_an_empty_data_frame() {
         }
     }
 }
+
+/// Regression (issue 14): a call started before the server's SETTINGS came
+/// was sent one 1 MiB message, then refused a second (`Blocked`, "wait for
+/// Writable"); when its stream opened, the queued message went to the
+/// stream's send buffer at once, nothing was refused by HTTP/2, and no
+/// `Writable` ever came: the application waited for ever.
+#[test]
+fn call_refused_before_its_stream_opened_gets_writable() {
+    for size in [600 << 10, 1 << 20, 2 << 20] {
+        let mut p = Pair::new(
+            client::Config::default(),
+            server::Config::default(),
+            std::time::Instant::now(),
+        );
+        // No step yet: the server's SETTINGS have not come.
+        let c = p
+            .client
+            .start_call(client::Request::new("/a/b"), p.now)
+            .unwrap();
+        let msg = Bytes::from(vec![1u8; size]);
+        assert_eq!(p.client.send_message(c, msg.clone()), Ok(()));
+        let refused = p.client.send_message(c, msg.clone());
+        let mut sent = 1 + usize::from(refused.is_ok());
+        let mut got = 0;
+        for _ in 0..10_000 {
+            let moved = p.step();
+            let mut writable = false;
+            while let Some(e) = p.client_events.pop_front() {
+                if matches!(e, client::Event::Writable { call } if call == c) {
+                    writable = true;
+                }
+            }
+            while let Some(e) = p.server_events.pop_front() {
+                if matches!(e, server::Event::Message { .. }) {
+                    got += 1;
+                }
+            }
+            if writable && sent < 2 {
+                // Refused again while the first still fills the send
+                // buffer: then another Writable is owed.
+                match p.client.send_message(c, msg.clone()) {
+                    Ok(()) => sent += 1,
+                    Err(client::CallError::Blocked) => {}
+                    Err(e) => panic!("{size} B: {e:?}"),
+                }
+            }
+            if !moved && got == sent {
+                break;
+            }
+        }
+        assert_eq!(sent, 2, "{size} B: the refused message could never be sent");
+        assert_eq!(got, 2, "{size} B: both messages arrive");
+    }
+}
