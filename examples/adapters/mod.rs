@@ -266,11 +266,12 @@ pub fn dispatch_client<A: ClientApp>(conn: &mut client::Connection, app: &mut A,
 ///
 /// **The contract with the core.** The core keeps slices of the `Bytes`
 /// given to `recv` (DATA payloads are zero-copy). A chunk this buffer
-/// produces pins an allocation of at most twice its length, or its own
-/// exact-size copy:
-/// - a read that fills at least half of its room is handed over as the
-///   room itself (zero-copy: bulk transfers are never copied), and the rest
-///   of that allocation is not used for any other chunk;
+/// produces pins an allocation of at most [`PIN_RATIO`](Self::PIN_RATIO)
+/// times its length (the ratio the core's own compaction uses), or its
+/// own exact-size copy:
+/// - a read of at least a quarter of the room's allocation is handed over
+///   as a slice of it (zero-copy: bulk transfers are never copied), and
+///   the rest of the room serves the next reads under the same rule;
 /// - a smaller read is copied into a `Bytes` of its own length and the room
 ///   is reused in place for the next read (no allocation beyond that copy).
 ///
@@ -295,9 +296,9 @@ pub struct ReadBuffer {
     /// The room. It never holds data between reads; its length is only
     /// how much of it is initialized (for [`read`](Self::read)).
     buf: BytesMut,
-    /// Whether `buf` is what is left of a room handed over (zero-copy):
-    /// it serves no further chunk.
-    handed: bool,
+    /// The capacity `buf`'s allocation had when it became the room: what
+    /// a slice of it pins.
+    alloc: usize,
     /// The allocation used before `buf`, kept to be reused once free.
     spare: BytesMut,
     size: usize,
@@ -312,7 +313,7 @@ impl Default for ReadBuffer {
     fn default() -> Self {
         ReadBuffer {
             buf: BytesMut::new(),
-            handed: false,
+            alloc: 0,
             spare: BytesMut::new(),
             size: Self::MIN,
             last_read: None,
@@ -328,6 +329,9 @@ impl ReadBuffer {
     pub const MAX: usize = 256 << 10;
     /// How long without a read before the buffers are let go.
     pub const QUIET: Duration = Duration::from_millis(50);
+    /// A chunk handed over without a copy is at least the room's
+    /// allocation divided by this.
+    pub const PIN_RATIO: usize = 4;
 
     /// Reads into the room for the next read through `read`, which gets
     /// initialized bytes (a socket's `read(&mut [u8])`, as std and smol
@@ -376,11 +380,15 @@ impl ReadBuffer {
     /// got small). It holds no data.
     fn room(&mut self) -> &mut BytesMut {
         let cap = self.buf.capacity();
-        if self.handed || cap < self.size || cap > 4 * self.size {
-            // The two allocations take turns: when one was handed over, the
+        // What is left of the room must take a read of the usual size, and
+        // a read filling it must still be a fair share of the allocation.
+        if cap < (self.size / 2).max(Self::MIN)
+            || cap * Self::PIN_RATIO < self.alloc
+            || cap > 4 * self.size
+        {
+            // The two allocations take turns: when one was used up, the
             // core usually still holds a slice of it (the start of a
             // frame), while the other is free again by then.
-            self.handed = false;
             let old = std::mem::take(&mut self.buf);
             self.spare.clear();
             if self.spare.capacity() <= 4 * self.size && self.spare.try_reclaim(self.size) {
@@ -389,6 +397,7 @@ impl ReadBuffer {
                 self.buf = BytesMut::with_capacity(self.size);
                 self.spare = old;
             }
+            self.alloc = self.buf.capacity();
         }
         &mut self.buf
     }
@@ -416,15 +425,11 @@ impl ReadBuffer {
     }
 
     /// The `n` bytes read into the room, for the core, under the contract
-    /// of the type's docs: at least half the room goes as the room itself,
-    /// less as an exact copy (the room stays for the next read).
+    /// of the type's docs: a fair share of the allocation goes as a slice
+    /// of it, less as an exact copy (the room stays for the next read).
     fn hand_over(&mut self, n: usize, now: Instant) -> Bytes {
         let room = self.buf.capacity();
-        let data = if 2 * n >= room {
-            // The rest of this allocation would be pinned by the chunk: it
-            // serves no other chunk, and becomes the spare, reused once
-            // the core let go of it.
-            self.handed = true;
+        let data = if n * Self::PIN_RATIO >= self.alloc {
             self.buf.split_to(n).freeze()
         } else {
             Bytes::copy_from_slice(&self.buf[..n])
@@ -468,7 +473,7 @@ impl ReadBuffer {
         }
         if last + Self::QUIET <= now {
             self.buf = BytesMut::new();
-            self.handed = false;
+            self.alloc = 0;
             self.spare = BytesMut::new();
             self.last_read = None;
             self.check_at = None;
